@@ -1,0 +1,1 @@
+"""bouncing_balls dataset: generated, no download (the quickstart's dataset)."""

@@ -1,0 +1,1 @@
+"""moving_mnist dataset: the paper's Moving-MNIST, or new sequences from MNIST."""

@@ -1,0 +1,1 @@
+"""sky_timelapse dataset: SkyTimelapse clips of 25 frames (manual download)."""

@@ -1,0 +1,208 @@
+"""Input pipeline: TFDS dataset folders -> batches of float videos and ids.
+
+    builder = get_builder('bouncing_balls', data_dir)     # builds it on first use
+    ds = make_dataset(builder, data_config, num_videos=10, batch_size=2, seed=0)
+    batch = next(iter(ds))   # {'video': f32[2, T, H, W, 3] in [-1, 1], 'video_id': i32[2]}
+
+Datasets are the TFDS folders under the repository's `datasets/` (or the folder
+named by $INRV_DATASETS_DIR, or a path given as the dataset name). Examples are
+`{'video': uint8[T, H, W, C], 'video_id': int64}`; a one-channel video is served
+as RGB. This module never imports the model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pathlib
+import sys
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from inrv_tf import config as config_lib
+
+# Datasets whose generation needs nothing from outside: built on first use.
+_GENERATED = ('bouncing_balls',)
+# Keep decoded training videos in memory when they fit in this many bytes.
+CACHE_BYTES = 4 * 2**30
+
+
+class DataError(ValueError):
+  """A dataset that cannot be found, built, or cut to the requested size."""
+
+
+def datasets_dir() -> pathlib.Path:
+  env = os.environ.get('INRV_DATASETS_DIR')
+  if env:
+    return pathlib.Path(env)
+  return pathlib.Path(__file__).resolve().parent.parent / 'datasets'
+
+
+def available_datasets() -> list[str]:
+  root = datasets_dir()
+  if not root.is_dir():
+    return []
+  return sorted(p.name for p in root.iterdir()
+                if (p / f'{p.name}_dataset_builder.py').is_file())
+
+
+def _builder_folder(name: str) -> pathlib.Path:
+  path = pathlib.Path(name)
+  if path.is_dir() and (path / f'{path.name}_dataset_builder.py').is_file():
+    return path.resolve()
+  folder = datasets_dir() / name
+  if (folder / f'{name}_dataset_builder.py').is_file():
+    return folder
+  raise DataError(f'Unknown dataset {name!r}: no TFDS dataset folder '
+                  f'{folder}/{name}_dataset_builder.py. Known datasets: '
+                  f'{", ".join(available_datasets()) or "none"}.')
+
+
+def get_builder(name: str, data_dir: str | None = None, prepare: bool = True,
+                config: str | None = None) -> tfds.core.DatasetBuilder:
+  """Returns the TFDS builder of dataset folder `name`, prepared.
+
+  Like `tfds build`, the folder's parent goes on sys.path and the folder is
+  imported as a package, so its relative imports work.
+
+  Raises:
+    DataError: unknown name, or the data is not prepared and cannot be
+      (e.g. a manual download is missing; the message says what to do).
+  """
+  folder = _builder_folder(name)
+  parent = str(folder.parent)
+  if parent not in sys.path:
+    sys.path.insert(0, parent)
+  module = importlib.import_module(f'{folder.name}.{folder.name}_dataset_builder')
+  kwargs = {'data_dir': data_dir}
+  if config:
+    kwargs['config'] = config
+  builder = module.Builder(**kwargs)
+  if prepare and not builder.is_prepared():
+    try:
+      builder.download_and_prepare()
+    except Exception as e:  # TFDS raises several types; name the dataset.
+      raise DataError(
+          f'Dataset {folder.name!r} is not prepared in {builder.data_dir} and '
+          f'could not be built: {e}\nBuild it with: tfds build {folder} '
+          f'[--manual_dir=DIR] [--data_dir=DIR] (see README, Datasets).') from e
+  return builder
+
+
+def video_shape(builder) -> tuple:
+  """(T, H, W, C) of the builder's stored videos (None where it varies)."""
+  return tuple(builder.info.features['video'].shape)
+
+
+def num_examples(builder, split: str = 'train') -> int:
+  if split not in builder.info.splits:
+    raise DataError(f'Dataset {builder.name!r} has no split {split!r}; it has '
+                    f'{sorted(builder.info.splits)}.')
+  return builder.info.splits[split].num_examples
+
+
+def check_size(builder, frames: int, height: int, width: int) -> None:
+  """Raises DataError if the stored videos cannot give this training size."""
+  for name, value in (('frames', frames), ('height', height), ('width', width)):
+    if value <= 0:
+      raise DataError(f'{name} must be positive, got {value}.')
+  stored = video_shape(builder)
+  for name, want, have in zip(('frames', 'height', 'width'), (frames, height, width),
+                              stored[:3]):
+    if have is not None and want > have:
+      raise DataError(f'Dataset {builder.name!r} stores videos of shape '
+                      f'{stored}: it cannot give {name}={want} (at most {have}).')
+
+
+def resize_video(video, frames: int, height: int, width: int) -> tf.Tensor:
+  """First `frames` frames, area-resized (antialiased) to height x width, RGB.
+
+  Args:
+    video: uint8[T, H, W, C], C in {1, 3}, T >= frames.
+  Returns:
+    uint8[frames, height, width, 3].
+  """
+  video = tf.convert_to_tensor(video)
+  tf.debugging.assert_greater_equal(
+      tf.shape(video)[0], frames, message=f'video shorter than {frames} frames')
+  video = video[:frames]
+  if video.shape[-1] == 1:
+    video = tf.tile(video, [1, 1, 1, 3])
+  if video.shape[1] != height or video.shape[2] != width:
+    video = tf.image.resize(tf.cast(video, tf.float32), [height, width],
+                            method='area', antialias=True)
+    video = tf.cast(tf.clip_by_value(tf.round(video), 0, 255), tf.uint8)
+  return tf.ensure_shape(video, [frames, height, width, 3])
+
+
+def to_float(video) -> tf.Tensor:
+  """uint8 [0, 255] -> f32 [-1, 1]."""
+  return tf.cast(video, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(video) -> tf.Tensor:
+  """f32 [-1, 1] (clipped) -> uint8 [0, 255], rounded."""
+  video = tf.clip_by_value(tf.convert_to_tensor(video, tf.float32), -1.0, 1.0)
+  return tf.cast(tf.round((video + 1.0) * 127.5), tf.uint8)
+
+
+def preprocess(example, frames: int, height: int, width: int) -> dict:
+  """TFDS example -> {'video': uint8[frames, height, width, 3], 'video_id': i32}."""
+  return {'video': resize_video(example['video'], frames, height, width),
+          'video_id': tf.cast(example['video_id'], tf.int32)}
+
+
+def load_videos(builder, data: config_lib.DataConfig, num_videos: int,
+                ) -> tf.data.Dataset:
+  """The first `num_videos` videos of the split, in id order, resized, uint8."""
+  ds = builder.as_dataset(split=f'{data.split}[:{num_videos}]', shuffle_files=False)
+  return ds.map(lambda ex: preprocess(ex, data.frames, data.height, data.width),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def make_dataset(builder, data: config_lib.DataConfig, num_videos: int,
+                 batch_size: int, seed: int, start_step: int = 0,
+                 input_context: tf.distribute.InputContext | None = None,
+                 ) -> tf.data.Dataset:
+  """Endless shuffled batches of the first `num_videos` videos.
+
+  The order is a function of `seed` alone: a run resumed at `start_step`
+  sees the same batches an unbroken run would (exactly, when the videos fit
+  in the in-memory cache; otherwise the shuffle is reseeded at the resume step).
+
+  Args:
+    batch_size: the global batch; with `input_context` each input pipeline
+      yields its per-replica share, from its own shard of the videos.
+  Returns:
+    dataset of {'video': f32[b, T, H, W, 3] in [-1, 1], 'video_id': i32[b]}.
+  """
+  check_size(builder, data.frames, data.height, data.width)
+  available = num_examples(builder, data.split)
+  if num_videos > available:
+    raise DataError(f'Dataset {builder.name!r} split {data.split!r} has '
+                    f'{available} videos; {num_videos} were asked for.')
+  ds = load_videos(builder, data, num_videos)
+  per_batch = batch_size
+  if input_context is not None:
+    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    per_batch = input_context.get_per_replica_batch_size(batch_size)
+    num_videos = len(range(input_context.input_pipeline_id, num_videos,
+                           input_context.num_input_pipelines))
+  video_bytes = data.frames * data.height * data.width * 3
+  if num_videos * video_bytes <= CACHE_BYTES:
+    ds = ds.cache().shuffle(num_videos, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().skip(start_step * per_batch)
+  else:
+    ds = ds.shuffle(min(num_videos, 1024), seed=seed + start_step).repeat()
+  ds = ds.map(lambda ex: {'video': to_float(ex['video']), 'video_id': ex['video_id']},
+              num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(per_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_dataset(builder, data: config_lib.DataConfig, num_videos: int,
+                 batch_size: int) -> tf.data.Dataset:
+  """The first `num_videos` videos once, in id order (uint8, no shuffle)."""
+  check_size(builder, data.frames, data.height, data.width)
+  return load_videos(builder, data, num_videos).batch(batch_size).prefetch(2)

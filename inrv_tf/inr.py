@@ -1,0 +1,99 @@
+"""The INR: a ReLU MLP whose weights are a batch of per-video tensors.
+
+`apply_inr` owns no variables. Every video of a batch has its own weights
+(from the hypernetwork, or fitted directly for the Single-INR baseline); they
+are applied with `tf.einsum` over a leading video axis, never a Python loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class InrSpec:
+  """Layer sizes of the INR: in_features -> widths... -> out_features.
+
+  Parameters are ordered [W0, b0, W1, b1, ...] with W_i of shape [in, out].
+  """
+  in_features: int
+  widths: tuple[int, ...]
+  out_features: int = 3
+
+  @property
+  def layer_sizes(self) -> list[tuple[int, int]]:
+    dims = (self.in_features,) + tuple(self.widths) + (self.out_features,)
+    return list(zip(dims[:-1], dims[1:]))
+
+  @property
+  def param_shapes(self) -> list[tuple[int, ...]]:
+    shapes = []
+    for fan_in, fan_out in self.layer_sizes:
+      shapes += [(fan_in, fan_out), (fan_out,)]
+    return shapes
+
+  @property
+  def param_names(self) -> list[str]:
+    return [f'{kind}{i}' for i in range(len(self.layer_sizes)) for kind in 'wb']
+
+  @property
+  def param_sizes(self) -> list[int]:
+    return [_prod(shape) for shape in self.param_shapes]
+
+  @property
+  def num_params(self) -> int:
+    return sum(self.param_sizes)
+
+  @property
+  def macs_per_pixel(self) -> int:
+    """Multiply-adds of one forward pass for one pixel."""
+    return sum(i * o for i, o in self.layer_sizes)
+
+  def split(self, flat: tf.Tensor) -> list[tf.Tensor]:
+    """f32[B, num_params] -> [W0 [B, in, out], b0 [B, out], ...]."""
+    pieces = tf.split(flat, self.param_sizes, axis=-1)
+    return [tf.reshape(p, [-1, *shape]) for p, shape in zip(pieces, self.param_shapes)]
+
+  def flatten(self, params: Sequence[tf.Tensor]) -> tf.Tensor:
+    """[W0 [B, in, out], b0 [B, out], ...] -> f32[B, num_params]."""
+    batch = tf.shape(params[0])[0]
+    return tf.concat([tf.reshape(p, [batch, -1]) for p in params], axis=-1)
+
+
+def _prod(shape) -> int:
+  out = 1
+  for s in shape:
+    out *= s
+  return out
+
+
+def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
+              compute_dtype: tf.DType = tf.float32) -> tf.Tensor:
+  """Runs every video's INR on encoded coordinates.
+
+  Args:
+    params: [W0, b0, W1, b1, ...], W_i f32[B, in, out], b_i f32[B, out].
+    features: encoded coordinates, either f32[P, in] shared by every video (one
+      grid for the whole batch: the first layer is 'pi,bio->bpo') or f32[B, P, in].
+    compute_dtype: dtype of the matmuls (bfloat16 on AMX / tensor cores); biases,
+      activations between layers and the output stay float32.
+  Returns:
+    f32[B, P, out_features]; for RGB, values meant to lie in [-1, 1] (not clipped).
+  """
+  num_layers = len(params) // 2
+  x = tf.cast(features, compute_dtype)
+  equation = 'pi,bio->bpo' if features.shape.rank == 2 else 'bpi,bio->bpo'
+  for i in range(num_layers):
+    w, b = params[2 * i], params[2 * i + 1]
+    # [B or -, P, in] x [B, in, out] -> [B, P, out]
+    y = tf.einsum(equation, x, tf.cast(w, compute_dtype))
+    y = tf.cast(y, tf.float32) + b[:, None, :]
+    equation = 'bpi,bio->bpo'
+    if i < num_layers - 1:
+      x = tf.cast(tf.nn.relu(y), compute_dtype)
+    else:
+      x = y
+  return x

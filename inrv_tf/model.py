@@ -1,0 +1,140 @@
+"""InrvModel: video id -> latent m -> hypernetwork -> per-video INR -> RGB.
+
+    model = build_model(config.model)
+    m = model.latent(video_id)                            # f32[B, latent_dim]
+    rgb = model.decode(m, encoded_grid(T, H, W, K))       # f32[B, T*H*W, 3] in ~[-1, 1]
+
+Variable groups are properties (`latent_variables`, `hypernet_variables`,
+`clip_variables`), so the optimizer and inversion never pick variables by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from inrv_tf import config as config_lib
+from inrv_tf import encoding
+from inrv_tf import hypernetwork
+from inrv_tf import inr
+from inrv_tf import latents
+from inrv_tf import video_clip
+
+
+class InrvModel(keras.Model):
+  """The INR-V decoder and its latent space.
+
+  Args: the fields of `config.ModelConfig` (see there), plus `seed`.
+  Call arguments:
+    inputs: dict with 'video_id' int[B], 'features' f32[P, F] (the encoded grid,
+      shared by the batch) and, with CLIP, 'frame_embeddings' f32[B, T, clip_dim].
+  Returns:
+    f32[B, P, 3], RGB meant to lie in [-1, 1].
+  """
+
+  def __init__(self, num_videos: int = 1, latent_dim: int = 128,
+               code_dim: int | None = None, num_frequencies: int = 10,
+               inr_widths: Sequence[int] = (256, 256, 256, 256), out_channels: int = 3,
+               hyper_width: int = 256, hyper_depth: int = 4,
+               hyper_last_scale: float = 0.1, latent_init_std: float = 0.01,
+               clip: bool = False, clip_dim: int = 512, gru_units: int = 256,
+               gru_layers: int = 3, gru_dropout: float = 0.1,
+               merge_widths: Sequence[int] = (512,), seed: int | None = None, **kwargs):
+    super().__init__(**kwargs)
+    self.model_config = config_lib.ModelConfig(
+        num_videos=num_videos, latent_dim=latent_dim, code_dim=code_dim,
+        num_frequencies=num_frequencies, inr_widths=tuple(inr_widths),
+        out_channels=out_channels, hyper_width=hyper_width, hyper_depth=hyper_depth,
+        hyper_last_scale=hyper_last_scale, latent_init_std=latent_init_std,
+        clip=clip, clip_dim=clip_dim, gru_units=gru_units, gru_layers=gru_layers,
+        gru_dropout=gru_dropout, merge_widths=tuple(merge_widths))
+    self.seed = seed
+    cfg = self.model_config
+    self.spec = inr.InrSpec(encoding.num_features(num_frequencies),
+                            tuple(inr_widths), out_channels)
+    self.latents = latents.LatentTable(num_videos, cfg.resolved_code_dim,
+                                       latent_init_std, seed=seed, name='latents')
+    self.hypernet = hypernetwork.HyperNetwork(
+        self.spec.param_shapes, latent_dim, hyper_width, hyper_depth,
+        hyper_last_scale, seed=seed, name='hypernet')
+    if clip:
+      self.clip_encoder = video_clip.VideoClipEncoder(
+          gru_units, gru_layers, gru_dropout, name='video_clip')
+      self.merge = video_clip.MergeNetwork(latent_dim, merge_widths, name='merge')
+    elif cfg.resolved_code_dim != latent_dim:
+      raise ValueError(f'Without CLIP the code is m itself: code_dim '
+                       f'{cfg.resolved_code_dim} must equal latent_dim {latent_dim}.')
+
+  def build(self, input_shape=None):
+    cfg = self.model_config
+    self.latents.build((None,))
+    self.hypernet.build((None, cfg.latent_dim))
+    if cfg.clip:
+      self.clip_encoder.build((None, None, cfg.clip_dim))
+      self.merge.build((None, 2 * cfg.gru_units + cfg.resolved_code_dim))
+    self.built = True
+
+  # Variable groups ---------------------------------------------------------
+  @property
+  def latent_variables(self) -> list:
+    return list(self.latents.trainable_variables)
+
+  @property
+  def hypernet_variables(self) -> list:
+    return list(self.hypernet.trainable_variables)
+
+  @property
+  def clip_variables(self) -> list:
+    if not self.model_config.clip:
+      return []
+    return list(self.clip_encoder.trainable_variables) + list(
+        self.merge.trainable_variables)
+
+  # The chain ---------------------------------------------------------------
+  def latent(self, video_id, frame_embeddings=None, training=False) -> tf.Tensor:
+    """Video ids (and, with CLIP, their frame embeddings) -> m f32[B, latent_dim]."""
+    c = self.latents(video_id)
+    if not self.model_config.clip:
+      return c
+    if frame_embeddings is None:
+      raise ValueError('This model was trained with Video-CLIP: latent() needs '
+                       'the frame embeddings of the videos.')
+    g = self.clip_encoder(frame_embeddings, training=training)
+    return self.merge(g, c)
+
+  def inr_params(self, m) -> list[tf.Tensor]:
+    """m f32[B, latent_dim] -> [W0 f32[B, in, out], b0 f32[B, out], ...]."""
+    return self.hypernet(m)
+
+  def decode(self, m, features, compute_dtype=tf.float32) -> tf.Tensor:
+    """m f32[B, latent_dim], features f32[P, F] -> RGB f32[B, P, 3]."""
+    return inr.apply_inr(self.inr_params(m), features, compute_dtype)
+
+  def call(self, inputs, training=False):
+    m = self.latent(inputs['video_id'], inputs.get('frame_embeddings'),
+                    training=training)
+    return self.decode(m, inputs['features'])
+
+  def encoded_grid(self, frames: int, height: int, width: int) -> np.ndarray:
+    """The encoded grid f32[frames * height * width, F] (cached per shape)."""
+    return encoding.encoded_grid(frames, height, width,
+                                 self.model_config.num_frequencies)
+
+  def get_config(self):
+    config = dataclasses.asdict(self.model_config)
+    config['inr_widths'] = list(config['inr_widths'])
+    config['merge_widths'] = list(config['merge_widths'])
+    config['seed'] = self.seed
+    return config
+
+
+def build_model(model_config: config_lib.ModelConfig, seed: int | None = None) -> InrvModel:
+  """Builds an InrvModel with all its variables created."""
+  kwargs = dataclasses.asdict(model_config)
+  model = InrvModel(**kwargs, seed=seed)
+  model.build()
+  return model

@@ -1,0 +1,113 @@
+"""Rendering codes to videos at any size and length, in bounded pixel chunks.
+
+    video = render_video(model, m, frames=50, height=256, width=256)  # f32[B, 50, 256, 256, 3]
+
+The hypernetwork runs once per code; the INR then runs over the pixels
+chunk by chunk, each chunk's coordinates computed and encoded on the fly, so
+memory grows with the chunk, not the video (only the output is video-sized).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from inrv_tf import encoding
+from inrv_tf import inr
+
+DEFAULT_CHUNK_PIXELS = 1 << 15
+
+
+def grid_from_index(index, frames, height, width) -> tf.Tensor:
+  """Coordinates of flat pixel indices, exactly as `grid.make_grid` lays them out.
+
+  Args:
+    index: int32[n] in [0, frames * height * width).
+  Returns:
+    f32[n, 3] in [-1, 1], (t, h, w).
+  """
+  hw = height * width
+  axes = ((index // hw, frames), ((index // width) % height, height),
+          (index % width, width))
+  coords = [tf.cast(i, tf.float32) / tf.cast(tf.maximum(n - 1, 1), tf.float32) * 2.0 - 1.0
+            for i, n in axes]
+  return tf.stack(coords, axis=-1)
+
+
+def render_params(params, frames, height, width, num_frequencies: int,
+                  chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                  compute_dtype=tf.float32) -> tf.Tensor:
+  """Runs per-video INR parameters over a frames x height x width grid.
+
+  Graph-safe (frames, height, width may be scalar tensors), so the exporter's
+  signatures reuse it.
+
+  Args:
+    params: [W0 f32[B, in, out], b0 f32[B, out], ...].
+  Returns:
+    f32[B, frames, height, width, C], values meant to lie in [-1, 1].
+  """
+  frames = tf.convert_to_tensor(frames, tf.int32)
+  height = tf.convert_to_tensor(height, tf.int32)
+  width = tf.convert_to_tensor(width, tf.int32)
+  total = frames * height * width
+  num_chunks = (total + chunk_pixels - 1) // chunk_pixels
+  channels = params[-1].shape[-1]
+  chunks = tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False,
+                          element_shape=tf.TensorShape([None, None, channels]))
+  for i in tf.range(num_chunks):
+    index = tf.range(i * chunk_pixels, tf.minimum((i + 1) * chunk_pixels, total))
+    features = encoding.encode_position(
+        grid_from_index(index, frames, height, width), num_frequencies)
+    rgb = inr.apply_inr(params, features, compute_dtype)     # [B, n, C]
+    chunks = chunks.write(i, tf.transpose(rgb, [1, 0, 2]))   # [n, B, C]
+  flat = tf.transpose(chunks.concat(), [1, 0, 2])            # [B, P, C]
+  return tf.reshape(flat, tf.stack([-1, frames, height, width, channels]))
+
+
+@tf.function(reduce_retracing=True)
+def _render(model, m, frames, height, width, chunk_pixels, compute_dtype):
+  return render_params(model.inr_params(m), frames, height, width,
+                       model.model_config.num_frequencies, chunk_pixels,
+                       compute_dtype)
+
+
+def render_video(model, m, frames: int, height: int, width: int,
+                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 compute_dtype=tf.float32) -> tf.Tensor:
+  """Renders codes m f32[B, latent_dim] to f32[B, frames, height, width, 3].
+
+  Raises:
+    ValueError: a non-positive size or chunk.
+  """
+  for name, value in (('frames', frames), ('height', height), ('width', width),
+                      ('chunk_pixels', chunk_pixels)):
+    if int(value) <= 0:
+      raise ValueError(f'{name} must be positive, got {value}.')
+  m = tf.convert_to_tensor(m, tf.float32)
+  return _render(model, m, tf.constant(frames, tf.int32), tf.constant(height, tf.int32),
+                 tf.constant(width, tf.int32), int(chunk_pixels), compute_dtype)
+
+
+def slerp(z0, z1, t) -> tf.Tensor:
+  """Spherical interpolation between codes (falls back to lerp when parallel).
+
+  Args:
+    z0, z1: f32[..., D]. t: scalar or f32[K] in [0, 1].
+  Returns:
+    f32[..., D] for scalar t, f32[K, ..., D] for a vector of t.
+  """
+  z0 = tf.convert_to_tensor(z0, tf.float32)
+  z1 = tf.convert_to_tensor(z1, tf.float32)
+  t = tf.convert_to_tensor(t, tf.float32)
+  t = tf.reshape(t, tf.concat([tf.shape(t), tf.ones([tf.rank(z0)], tf.int32)], 0))
+  n0 = tf.linalg.norm(z0, axis=-1, keepdims=True)
+  n1 = tf.linalg.norm(z1, axis=-1, keepdims=True)
+  cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / tf.maximum(n0 * n1, 1e-12)
+  omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
+  sin = tf.sin(omega)
+  parallel = sin < 1e-6
+  safe_sin = tf.where(parallel, tf.ones_like(sin), sin)
+  a = tf.where(parallel, 1.0 - t, tf.sin((1.0 - t) * omega) / safe_sin)
+  b = tf.where(parallel, t, tf.sin(t * omega) / safe_sin)
+  return a * z0 + b * z1
