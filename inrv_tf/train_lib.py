@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from inrv_tf import checkpoint as checkpoint_lib
 from inrv_tf import config as config_lib
 from inrv_tf import data as data_lib
 from inrv_tf import distribute
@@ -30,7 +31,7 @@ from inrv_tf import model as model_lib
 from inrv_tf import render
 from inrv_tf import schedule
 
-CHECKPOINT_DIR = 'checkpoints'
+CHECKPOINT_DIR = checkpoint_lib.CHECKPOINT_DIR
 
 
 class WorkdirError(ValueError):
