@@ -49,4 +49,11 @@ def load_model(workdir, checkpoint: str | None = None
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise CheckpointError(f'Checkpoint {path} does not match the model of '
                           f'{io.config_path(workdir)}: {e}') from e
+  saved = [n for n, _ in tf.train.list_variables(path) if n.startswith('model/')]
+  # Restoring matches what both sides have; also require that nothing of the
+  # model was left at its initial value.
+  if len(saved) != len(model.trainable_variables):
+    raise CheckpointError(
+        f'Checkpoint {path} holds {len(saved)} model variables; the model of '
+        f'{io.config_path(workdir)} has {len(model.trainable_variables)}.')
   return config, model

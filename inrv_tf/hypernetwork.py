@@ -23,9 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 
-def _uniform_bias(fan_in: int):
+def _uniform_bias(fan_in: int, seed: int | None):
   bound = 1.0 / math.sqrt(fan_in)
-  return keras.initializers.RandomUniform(-bound, bound)
+  return keras.initializers.RandomUniform(-bound, bound, seed=seed)
 
 
 class HyperNetwork(keras.layers.Layer):
@@ -62,29 +62,45 @@ class HyperNetwork(keras.layers.Layer):
     return None if self.seed is None else self.seed * 1000 + offset
 
   def build(self, input_shape=None):
+    # Variables are attributes, not list items: tf.train.Checkpoint follows
+    # attributes of a Keras 3 layer, not Python lists of variables.
     he = lambda fan_in, k: keras.initializers.RandomNormal(
         stddev=math.sqrt(2.0 / fan_in), seed=self._seed(k))
-    self.hidden_kernels, self.hidden_biases = [], []
     fan_in = self.latent_dim
     for i in range(self.depth):
-      self.hidden_kernels.append(self.add_weight(
+      setattr(self, f'hidden{i}_kernel', self.add_weight(
           name=f'hidden{i}_kernel', shape=(self.heads, fan_in, self.width),
           initializer=he(fan_in, i)))
-      self.hidden_biases.append(self.add_weight(
+      setattr(self, f'hidden{i}_bias', self.add_weight(
           name=f'hidden{i}_bias', shape=(self.heads, self.width),
-          initializer=_uniform_bias(fan_in)))
+          initializer=_uniform_bias(fan_in, self._seed(50 + i))))
       fan_in = self.width
-    self.out_kernels, self.out_biases = [], []
     for h, shape in enumerate(self.param_shapes):
       size = int(np.prod(shape))
-      self.out_kernels.append(self.add_weight(
+      setattr(self, f'head{h}_out_kernel', self.add_weight(
           name=f'head{h}_out_kernel', shape=(self.width, size),
           initializer=_ScaledNormal(math.sqrt(2.0 / self.width) * self.last_scale,
                                     seed=self._seed(100 + h))))
-      self.out_biases.append(self.add_weight(
+      setattr(self, f'head{h}_out_bias', self.add_weight(
           name=f'head{h}_out_bias', shape=(size,),
-          initializer=_uniform_bias(self.width)))
+          initializer=_uniform_bias(self.width, self._seed(500 + h))))
     super().build(input_shape)
+
+  @property
+  def hidden_kernels(self) -> list:
+    return [getattr(self, f'hidden{i}_kernel') for i in range(self.depth)]
+
+  @property
+  def hidden_biases(self) -> list:
+    return [getattr(self, f'hidden{i}_bias') for i in range(self.depth)]
+
+  @property
+  def out_kernels(self) -> list:
+    return [getattr(self, f'head{h}_out_kernel') for h in range(self.heads)]
+
+  @property
+  def out_biases(self) -> list:
+    return [getattr(self, f'head{h}_out_bias') for h in range(self.heads)]
 
   def hidden(self, m):
     """f32[B, latent_dim] -> f32[heads, B, width], the last hidden activations."""

@@ -29,10 +29,15 @@ class VideoClipEncoder(keras.layers.Layer):
     self.units = units
     self.num_layers = num_layers
     self.dropout = dropout
-    self.grus = [keras.layers.Bidirectional(
-        keras.layers.GRU(units, return_sequences=True), name=f'bigru{i}')
-                 for i in range(num_layers)]
+    # Sublayers are attributes (tf.train.Checkpoint follows attributes, not lists).
+    for i in range(num_layers):
+      setattr(self, f'bigru{i}', keras.layers.Bidirectional(
+          keras.layers.GRU(units, return_sequences=True), name=f'bigru{i}'))
     self.drop = keras.layers.Dropout(dropout)
+
+  @property
+  def grus(self) -> list:
+    return [getattr(self, f'bigru{i}') for i in range(self.num_layers)]
 
   def build(self, input_shape):
     shape = tuple(input_shape)
@@ -62,9 +67,13 @@ class MergeNetwork(keras.layers.Layer):
     super().__init__(**kwargs)
     self.latent_dim = latent_dim
     self.widths = tuple(widths)
-    self.dense = [keras.layers.Dense(w, activation='relu', name=f'hidden{i}')
-                  for i, w in enumerate(self.widths)]
+    for i, w in enumerate(self.widths):
+      setattr(self, f'hidden{i}', keras.layers.Dense(w, activation='relu', name=f'hidden{i}'))
     self.out = keras.layers.Dense(latent_dim, name='out')
+
+  @property
+  def dense(self) -> list:
+    return [getattr(self, f'hidden{i}') for i in range(len(self.widths))]
 
   def build(self, input_shape):
     shape = tuple(input_shape)

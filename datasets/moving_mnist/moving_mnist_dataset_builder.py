@@ -82,6 +82,8 @@ class MovingMnistConfig(tfds.core.BuilderConfig):
 def load_sequences(path) -> np.ndarray:
   """Memory-maps `mnist_test_seq.npy`: uint8[20, N, 64, 64], time first."""
   try:
+    # What np.load(path, mmap_mode='r') does; called directly because TFDS's
+    # test harness wraps np.load to accept file objects only.
     arr = np.lib.format.open_memmap(str(path), mode='r')
   except (OSError, ValueError) as e:
     raise ValueError(f'Cannot read {path} as a .npy array: {e}') from e

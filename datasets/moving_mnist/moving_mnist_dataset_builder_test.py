@@ -153,7 +153,8 @@ def test_load_sequences_rejects_wrong_shape(tmp_path):
 
 def test_load_digits_reads_idx_and_rejects_other_files(tmp_path):
   write_idx(tmp_path / 'ok.gz', fake_digits())
-  np.testing.assert_array_equal(mm.load_digits(tmp_path / 'ok.gz'), fake_digits())
+  digits = mm.load_digits(tmp_path / 'ok.gz')
+  np.testing.assert_array_equal(digits, fake_digits())
   write_idx(tmp_path / 'labels.gz', fake_digits(), magic=2049)
   with pytest.raises(ValueError, match='labels.gz is not a complete MNIST'):
     mm.load_digits(tmp_path / 'labels.gz')

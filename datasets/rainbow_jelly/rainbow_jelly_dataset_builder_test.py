@@ -117,6 +117,7 @@ def test_resize_frames_keeps_flat_colours_and_averages_stripes():
   np.testing.assert_allclose(out[0, 10:-10, 10:-10].astype(float), 100, atol=15)
 
 
+@pytest.mark.large
 def test_tfds_build_command_line(tmp_path):
   """Runs `tfds build datasets/rainbow_jelly` as a user would."""
   manual = tmp_path / 'manual'

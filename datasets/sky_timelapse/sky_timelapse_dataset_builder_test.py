@@ -24,7 +24,7 @@ def level(t: int) -> int:
 
 
 def write_clip(folder: pathlib.Path, num_frames: int, channel: int):
-  """Writes num_frames PNGs of 36 x 64: a ramping centre square, red bands.
+  """Writes num_frames PNGs of 36 x 64: a ramping centre square, white bands.
 
   The centred 36 x 36 square (columns 14..49) has `level(t)` in `channel`
   and 0 elsewhere; the 14-pixel bands left and right are (255, 255, 255), so
@@ -97,7 +97,8 @@ def test_find_clips_lists_image_folders_in_path_order(tmp_path):
 def test_short_clips_are_skipped_and_logged(tmp_path, caplog):
   write_release(tmp_path)
   builder = sky.Builder(data_dir=tmp_path / 'data')
-  examples = list(builder._generate_examples(tmp_path / 'sky_timelapse/sky_train'))  # pylint: disable=protected-access
+  root = tmp_path / 'sky_timelapse/sky_train'
+  examples = list(builder._generate_examples(root))  # pylint: disable=protected-access
   assert [key for key, _ in examples] == [0, 1]
   assert 'skipped 1 clips with fewer than 25 frames' in caplog.text
   assert 'vid_a/vid_a_2 (10 frames)' in caplog.text

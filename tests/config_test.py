@@ -1,0 +1,39 @@
+import pytest
+
+from inrv_tf import config as config_lib
+
+
+def test_json_round_trip():
+  config = config_lib.small().replace(data={'frames': 5}, model={'num_videos': 7})
+  again = config_lib.Config.from_json(config.to_json())
+  assert again == config
+  assert isinstance(again.model.inr_widths, tuple)
+
+
+def test_paper_numbers():
+  c = config_lib.paper()
+  assert (c.data.frames, c.data.height, c.data.width) == (25, 100, 100)
+  assert c.model.latent_dim == 128 and c.model.inr_widths == (256,) * 4
+  assert c.model.hyper_width == 256 and c.model.hyper_depth == 4
+  assert c.model.num_frequencies == 10 and c.model.latent_init_std == 0.01
+  assert (c.train.lr, c.train.loss, c.train.batch_size) == (1e-4, 'l1', 2)
+  assert c.model.resolved_code_dim == 128
+  assert config_lib.paper().replace(model={'clip': True}).model.resolved_code_dim == 512
+
+
+@pytest.mark.parametrize('section,changes,message', [
+    ('data', {'frames': 0}, 'frames must be a positive'),
+    ('data', {'height': -3}, 'height must be a positive'),
+    ('data', {'pixel_fraction': 0.0}, 'pixel_fraction'),
+    ('train', {'loss': 'huber'}, 'Unknown loss'),
+    ('train', {'precision': 'float16'}, 'Unknown precision'),
+    ('train', {'batch_size': 0}, 'batch_size'),
+])
+def test_validate(section, changes, message):
+  with pytest.raises(ValueError, match=message):
+    config_lib.validate(config_lib.small().replace(**{section: changes}))
+
+
+def test_unknown_fields_rejected():
+  with pytest.raises(ValueError, match='Unknown ModelConfig fields'):
+    config_lib.Config.from_dict({'model': {'wdith': 3}})

@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from inrv_tf import grid
+
+
+def test_corners_and_order():
+  g = grid.make_grid(2, 2, 2).numpy()
+  assert g.shape == (8, 3)
+  np.testing.assert_array_equal(g[0], [-1, -1, -1])
+  np.testing.assert_array_equal(g[-1], [1, 1, 1])
+  np.testing.assert_array_equal(g[1], [-1, -1, 1])   # w varies fastest
+  np.testing.assert_array_equal(g[4], [1, -1, -1])   # t varies slowest
+
+
+def test_single_frame_maps_to_minus_one():
+  g = grid.make_grid(1, 3, 3).numpy()
+  np.testing.assert_array_equal(g[:, 0], -1.0)
+  np.testing.assert_allclose(np.unique(g[:, 1]), [-1, 0, 1])
+
+
+def test_endpoints_included_and_linear():
+  np.testing.assert_allclose(grid.axis_coords(5).numpy(), [-1, -0.5, 0, 0.5, 1])
+
+
+@pytest.mark.parametrize('shape', [(1, 1, 1), (3, 4, 5), (25, 7, 9)])
+def test_numpy_twin_matches(shape):
+  np.testing.assert_allclose(grid.make_grid(*shape).numpy(), grid.make_grid_np(*shape),
+                             atol=1e-7)
+
+
+def test_reshape_restores_video_layout():
+  g = grid.make_grid(3, 4, 5).numpy().reshape(3, 4, 5, 3)
+  np.testing.assert_allclose(g[2, 1, 3], [1.0, -1 + 2 / 3, 0.5], atol=1e-6)

@@ -1,0 +1,86 @@
+import keras
+import numpy as np
+import tensorflow as tf
+
+from inrv_tf import inr
+
+
+def test_param_counts():
+  assert inr.InrSpec(3, (64, 64), 3).num_params == 4611
+  paper = inr.InrSpec(63, (256, 256, 256, 256), 3)
+  assert paper.num_params == 214_531
+  assert paper.macs_per_pixel == 213_504
+  assert len(paper.param_shapes) == 10
+
+
+def _random_params(spec, batch, rng):
+  return [tf.constant(rng.normal(0, 0.3, size=(batch, *s)).astype(np.float32))
+          for s in spec.param_shapes]
+
+
+def _reference(params, features):
+  """Plain NumPy: one video at a time, one layer at a time."""
+  out = []
+  for v in range(params[0].shape[0]):
+    x = np.asarray(features, np.float64)
+    n = len(params) // 2
+    for i in range(n):
+      x = x @ np.asarray(params[2 * i][v], np.float64) + np.asarray(params[2 * i + 1][v])
+      if i < n - 1:
+        x = np.maximum(x, 0)
+    out.append(x)
+  return np.stack(out)
+
+
+def test_einsum_equals_per_video_loop():
+  rng = np.random.default_rng(0)
+  spec = inr.InrSpec(7, (16, 16, 16), 3)
+  params = _random_params(spec, 3, rng)
+  features = rng.uniform(-1, 1, size=(40, 7)).astype(np.float32)
+  got = inr.apply_inr(params, tf.constant(features)).numpy()
+  assert got.shape == (3, 40, 3)
+  np.testing.assert_allclose(got, _reference(params, features), rtol=1e-5, atol=1e-5)
+
+
+def test_shared_and_per_video_features_agree():
+  rng = np.random.default_rng(1)
+  spec = inr.InrSpec(5, (8,), 3)
+  params = _random_params(spec, 2, rng)
+  f = rng.uniform(-1, 1, size=(10, 5)).astype(np.float32)
+  shared = inr.apply_inr(params, tf.constant(f)).numpy()
+  batched = inr.apply_inr(params, tf.constant(np.stack([f, f]))).numpy()
+  np.testing.assert_allclose(shared, batched, rtol=1e-6)
+
+
+def test_matches_keras_dense_stack():
+  spec = inr.InrSpec(6, (12, 12), 3)
+  layers = [keras.layers.Dense(12, 'relu'), keras.layers.Dense(12, 'relu'),
+            keras.layers.Dense(3)]
+  x = tf.random.uniform([9, 6], -1, 1, seed=3)
+  y = x
+  for layer in layers:
+    y = layer(y)
+  params = []
+  for layer in layers:
+    params += [layer.kernel[None], layer.bias[None]]
+  np.testing.assert_allclose(inr.apply_inr(params, x).numpy()[0], y.numpy(), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_split_and_flatten_round_trip():
+  spec = inr.InrSpec(4, (5,), 3)
+  flat = tf.random.normal([2, spec.num_params])
+  pieces = spec.split(flat)
+  assert [tuple(p.shape[1:]) for p in pieces] == spec.param_shapes
+  np.testing.assert_array_equal(spec.flatten(pieces).numpy(), flat.numpy())
+
+
+def test_bfloat16_close_to_float32():
+  rng = np.random.default_rng(2)
+  spec = inr.InrSpec(63, (64, 64), 3)
+  params = _random_params(spec, 2, rng)
+  f = tf.constant(rng.uniform(-1, 1, size=(100, 63)).astype(np.float32))
+  a = inr.apply_inr(params, f).numpy()
+  b = inr.apply_inr(params, f, tf.bfloat16).numpy()
+  assert b.dtype == np.float32
+  assert np.abs(a - b).max() / np.abs(a).max() < 0.05

@@ -1,0 +1,34 @@
+"""Helpers shared by the tests: tiny configs and a direct training loop."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from inrv_tf import config as config_lib
+
+
+def tiny_model_config(num_videos: int = 2, **changes) -> config_lib.ModelConfig:
+  """A model small enough for a unit test step (milliseconds)."""
+  base = config_lib.ModelConfig(num_videos=num_videos, latent_dim=8, num_frequencies=2,
+                                inr_widths=(16, 16), hyper_width=16, hyper_depth=2)
+  return dataclasses.replace(base, **changes)
+
+
+def small_config(data_dir: str, **sections) -> config_lib.Config:
+  """The `small` preset on the test's bouncing-balls data, quiet logs."""
+  config = config_lib.small().replace(
+      data={'data_dir': data_dir},
+      train={'log_every': 10_000, 'checkpoint_every': 10_000, 'summary_videos': 1})
+  return config.replace(**sections) if sections else config
+
+
+def variables_by_path(model) -> dict[str, np.ndarray]:
+  return {v.path: np.array(v) for v in model.variables}
+
+
+def seed_all(seed: int = 0) -> None:
+  np.random.seed(seed)
+  tf.random.set_seed(seed)

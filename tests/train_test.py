@@ -1,0 +1,134 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from inrv_tf import checkpoint
+from inrv_tf import data
+from inrv_tf import losses
+from inrv_tf import train_lib
+from tests import testing
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _tiny(tfds_dir, **train):
+  """A run that takes well under a second per step: tiny model, 8 x 16 x 16 videos."""
+  return testing.small_config(
+      tfds_dir, data={'frames': 4, 'height': 16, 'width': 16, 'num_videos': 4},
+      model={'latent_dim': 8, 'num_frequencies': 3, 'inr_widths': (16, 16),
+             'hyper_width': 16},
+      train={'steps': 6, **train})
+
+
+@pytest.mark.large
+def test_small_overfits_two_videos(tfds_dir, tmp_path):
+  config = testing.small_config(tfds_dir, data={'num_videos': 2}, train={'steps': 400})
+  logs = []
+  summary = train_lib.run(config, tmp_path, log=logs.append)
+  assert summary['psnr'] >= 30.0, summary
+  assert summary['ssim'] >= 0.9, summary
+  assert summary['num_videos'] == 2 and summary['step'] == 400
+  assert json.loads((tmp_path / 'metrics.json').read_text())['psnr'] == summary['psnr']
+  for name in ('video_00000.mp4', 'video_00000.gif', 'video_00000_vs_truth.gif'):
+    assert (tmp_path / 'reconstructions' / name).stat().st_size > 0
+  assert any(f.startswith('events') for f in os.listdir(tmp_path / 'summaries'))
+
+
+def test_resume_equals_unbroken_run(tfds_dir, tmp_path):
+  config = _tiny(tfds_dir, steps=6)
+  config = config.replace(data={'pixel_fraction': 0.5})
+  train_lib.run(config, tmp_path / 'a', log=lambda _: None)
+  train_lib.run(config.replace(train={'steps': 3}), tmp_path / 'b', log=lambda _: None)
+  logs = []
+  train_lib.run(config, tmp_path / 'b', log=logs.append)
+  assert any('Resumed from' in line and 'at step 3' in line for line in logs)
+  _, a = checkpoint.load_model(tmp_path / 'a')
+  _, b = checkpoint.load_model(tmp_path / 'b')
+  assert len(a.variables) == len(b.variables)
+  for va, vb in zip(a.variables, b.variables):
+    np.testing.assert_allclose(np.array(va), np.array(vb), rtol=1e-6, atol=1e-7,
+                               err_msg=va.path)
+  # The runs moved the codes (the comparison is not between two untouched inits).
+  assert np.abs(a.latents.codes.numpy()).max() > 0.02
+
+
+def test_refuses_workdir_of_another_config(tfds_dir, tmp_path):
+  config = _tiny(tfds_dir, steps=1)
+  train_lib.run(config, tmp_path, log=lambda _: None)
+  before = (tmp_path / 'config.json').read_text()
+  with pytest.raises(train_lib.WorkdirError, match='latent_dim: saved 8, requested 9'):
+    train_lib.run(config.replace(model={'latent_dim': 9}), tmp_path, log=lambda _: None)
+  with pytest.raises(train_lib.WorkdirError, match='frames: saved 4, requested 3'):
+    train_lib.run(config.replace(data={'frames': 3}), tmp_path, log=lambda _: None)
+  assert (tmp_path / 'config.json').read_text() == before
+
+
+@pytest.mark.parametrize('changes,error,message', [
+    ({'data': {'dataset': 'no_such_data'}}, data.DataError, 'Unknown dataset'),
+    ({'data': {'frames': 99}}, data.DataError, 'cannot give frames=99'),
+    ({'data': {'height': 0}}, ValueError, 'height must be a positive'),
+    ({'data': {'num_videos': 1000}}, data.DataError, 'has 64 videos'),
+])
+def test_bad_inputs_write_nothing(tfds_dir, tmp_path, changes, error, message):
+  workdir = tmp_path / 'run'
+  with pytest.raises(error, match=message):
+    train_lib.run(_tiny(tfds_dir).replace(**changes), workdir, log=lambda _: None)
+  assert not workdir.exists()
+
+
+def test_workdir_that_is_a_file(tfds_dir, tmp_path):
+  path = tmp_path / 'file'
+  path.write_text('x')
+  with pytest.raises(train_lib.WorkdirError, match='not a directory'):
+    train_lib.run(_tiny(tfds_dir), path, log=lambda _: None)
+
+
+def test_non_finite_loss_stops_and_keeps_last_checkpoint(tfds_dir, tmp_path, monkeypatch):
+  calls = tf.Variable(0)
+
+  def poisoned(pred, target):   # finite for 4 steps, then NaN
+    calls.assign_add(1)
+    nan = tf.where(calls > 4, float('nan'), 0.0)
+    return losses.l2(pred, target) + nan
+
+  monkeypatch.setattr(losses, 'get', lambda name: poisoned)
+  config = _tiny(tfds_dir, steps=10, checkpoint_every=2)
+  with pytest.raises(train_lib.NonFiniteLossError, match='at step 5.*ckpt-4'):
+    train_lib.run(config, tmp_path, log=lambda _: None)
+  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-4')
+  _, model = checkpoint.load_model(tmp_path)
+  assert all(np.isfinite(v).all() for v in testing.variables_by_path(model).values())
+
+
+def test_progressive_stages(tfds_dir, tmp_path):
+  config = _tiny(tfds_dir, steps=14, progressive=True, stage_max_epochs=(2,))
+  config = config.replace(data={'num_videos': 12})
+  logs = []
+  train_lib.run(config, tmp_path, log=logs.append)
+  # Stage 0: 10 videos, 5 steps an epoch, capped at 2 epochs -> stage 1 from step 10.
+  assert 'Stage 0: 10 videos from step 0.' in logs
+  assert 'Stage 1: 12 videos from step 10.' in logs
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')))
+  assert reader.get_tensor('stage/.ATTRIBUTES/VARIABLE_VALUE') == 1
+  assert reader.get_tensor('stage_start/.ATTRIBUTES/VARIABLE_VALUE') == 10
+
+
+def _cli(*args, timeout=180):
+  return subprocess.run([sys.executable, '-m', 'inrv_tf.train', *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=timeout,
+                        env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+
+
+def test_cli_clear_errors_and_exit_codes(tfds_dir, tmp_path):
+  result = _cli('--dataset=nope', f'--workdir={tmp_path}/a', '--preset=small')
+  assert result.returncode == 1
+  assert 'error: Unknown dataset' in result.stderr and 'bouncing_balls' in result.stderr
+  result = _cli('--dataset=bouncing_balls', f'--workdir={tmp_path}/b', '--preset=small',
+                f'--data_dir={tfds_dir}', '--size=-4')
+  assert result.returncode == 1 and 'height must be a positive' in result.stderr
+  assert not (tmp_path / 'a').exists() and not (tmp_path / 'b').exists()
