@@ -182,7 +182,7 @@ def small() -> Config:
                         inr_widths=(64, 64, 64), hyper_width=64,
                         hyper_depth=2, clip_dim=64, gru_units=32,
                         gru_layers=1, merge_widths=(64,)),
-      train=TrainConfig(batch_size=2, steps=1500, lr=1e-3, loss='l2', log_every=100,
+      train=TrainConfig(batch_size=2, steps=2500, lr=1e-3, loss='l2', log_every=100,
                         checkpoint_every=500),
   )
 

@@ -84,13 +84,14 @@ def sample_pixels(num_pixels: int, fraction: float, seed: int, step) -> tf.Tenso
 
 
 def make_train_step(state: TrainState, config: config_lib.Config,
-                    strategy: tf.distribute.Strategy, features: tf.Variable
-                    ) -> Callable:
+                    strategy: tf.distribute.Strategy, features: tf.Variable,
+                    jit_compile: bool = False) -> Callable:
   """Returns step(batch) -> {'loss', 'mse'} scalars (global means).
 
   Args:
     features: the encoded grid f32[P, F] of the stage's video shape (a
       variable made in the strategy's scope: one copy per device).
+    jit_compile: compile the replica step with XLA.
   """
   loss_fn = losses.get(config.train.loss)
   model, optimizer = state.model, state.optimizer
@@ -120,6 +121,9 @@ def make_train_step(state: TrainState, config: config_lib.Config,
     optimizer.apply_gradients(zip(grads, variables))
     mse = tf.nn.compute_average_loss(losses.l2(pred, target), global_batch_size=global_batch)
     return loss, mse
+
+  if jit_compile:
+    replica_step = tf.function(replica_step, jit_compile=True)
 
   @tf.function
   def train_step(batch):

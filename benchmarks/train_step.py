@@ -1,0 +1,125 @@
+"""Training-step throughput: one JSON line per figure.
+
+    python benchmarks/train_step.py                       # paper 25x100x100 batch 1 and 2, small
+    python benchmarks/train_step.py --preset=paper --frames=25 --size=100 --batch_size=1 \
+        --precision=bfloat16
+
+Each configuration runs in its own process (so peak RSS is its own). A line
+holds median_s (one optimizer step over every pixel of the batch),
+pixel_steps_per_s, gflops (6 x (pixels x INR MACs per pixel + videos x
+hypernetwork MACs): forward plus backward), achieved GFLOP/s, and peak_rss_mib.
+A matmul-ceiling line (2048 x 2048 tf.matmul at the same precision) from the
+same process comes with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+flags.DEFINE_enum('preset', None, ['paper', 'small'], 'Preset; unset: the standard set.')
+flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
+flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
+flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
+flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16'], 'Matmul precision.')
+flags.DEFINE_bool('xla', False, 'jit_compile the step.')
+flags.DEFINE_integer('steps', 5, 'Timed steps.')
+flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing).')
+FLAGS = flags.FLAGS
+
+STANDARD = [('paper', 25, 100, 1), ('paper', 25, 100, 2), ('small', None, None, None)]
+
+
+def peak_rss_mib() -> float:
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hypernet_macs(model_config, spec) -> int:
+  """Multiply-adds of the hypernetwork for one code."""
+  m = model_config
+  heads = len(spec.param_shapes)
+  hidden = heads * (m.latent_dim * m.hyper_width + (m.hyper_depth - 1) * m.hyper_width ** 2)
+  return hidden + m.hyper_width * spec.num_params
+
+
+def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
+  import tensorflow as tf
+  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  a = tf.random.normal([n, n], dtype=tf.float32)
+  a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+  mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+  mm(a, b).numpy()
+  times = []
+  for _ in range(reps):
+    t = time.perf_counter()
+    mm(a, b).numpy()
+    times.append(time.perf_counter() - t)
+  seconds = statistics.median(times)
+  return {'benchmark': 'matmul_ceiling', 'precision': precision, 'n': n,
+          'median_s': seconds, 'gflops_per_s': 2 * n ** 3 / seconds / 1e9}
+
+
+def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
+              steps: int, warmup: int) -> dict:
+  import tensorflow as tf
+  from inrv_tf import config as config_lib
+  from inrv_tf import train_lib
+  config = config_lib.preset(preset)
+  data = {k: v for k, v in (('frames', frames), ('height', size), ('width', size)) if v}
+  train = {'precision': precision, **({'batch_size': batch_size} if batch_size else {})}
+  config = config.replace(data=data, train=train)
+  config = config.replace(model={'num_videos': config.train.batch_size})
+  d, b = config.data, config.train.batch_size
+  strategy = tf.distribute.get_strategy()
+  state = train_lib.create_state(config, strategy)
+  features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
+                         trainable=False)
+  step = train_lib.make_train_step(state, config, strategy, features, jit_compile=xla)
+  batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
+           'video_id': tf.range(b, dtype=tf.int32)}
+  for _ in range(warmup):
+    step(batch)['loss'].numpy()
+  times = []
+  for _ in range(steps):
+    t = time.perf_counter()
+    step(batch)['loss'].numpy()
+    times.append(time.perf_counter() - t)
+  seconds = statistics.median(times)
+  pixels = b * d.frames * d.height * d.width
+  spec = state.model.spec
+  gflop = 6 * (pixels * spec.macs_per_pixel + b * hypernet_macs(config.model, spec)) / 1e9
+  return {'benchmark': 'train_step', 'preset': preset, 'frames': d.frames,
+          'height': d.height, 'width': d.width, 'batch_size': b, 'precision': precision,
+          'xla': xla, 'median_s': seconds, 'pixel_steps_per_s': pixels / seconds,
+          'gflops': gflop, 'gflops_per_s': gflop / seconds, 'peak_rss_mib': peak_rss_mib()}
+
+
+def main(argv):
+  del argv
+  if FLAGS.preset is None:
+    for preset, frames, size, batch in STANDARD:
+      args = [sys.executable, os.path.abspath(__file__), f'--preset={preset}',
+              f'--precision={FLAGS.precision}', f'--xla={FLAGS.xla}',
+              f'--steps={FLAGS.steps}', f'--warmup={FLAGS.warmup}']
+      args += [f'--frames={frames}', f'--size={size}', f'--batch_size={batch}'] if frames else []
+      subprocess.run(args, check=True)
+    return
+  print(json.dumps(bench_one(FLAGS.preset, FLAGS.frames, FLAGS.size, FLAGS.batch_size,
+                             FLAGS.precision, FLAGS.xla, FLAGS.steps, FLAGS.warmup)),
+        flush=True)
+  print(json.dumps(matmul_ceiling(FLAGS.precision)), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)
