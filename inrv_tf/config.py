@@ -96,6 +96,8 @@ class TrainConfig:
     loss: 'l1' (default), 'l2' or 'weighted_l2' (Moving-MNIST).
     seed: seeds initialisation, data order and pixel subsampling.
     precision: 'float32' or 'bfloat16' matmuls (float32 master weights).
+    chunk_pixels: run the INR's forward and backward over this many pixels at a
+      time (memory bounded by the chunk); None: all pixels at once.
     progressive: progressive training (DESIGN.md): stages of min(10^i, N) videos.
     stage_threshold: a stage (but the last) ends when its epoch-mean loss is below this.
     stage_max_epochs: epoch caps of the stages of 10, 100, 1,000 and 10,000 videos
@@ -109,6 +111,7 @@ class TrainConfig:
   loss: str = 'l1'
   seed: int = 0
   precision: str = 'float32'
+  chunk_pixels: int | None = None
   progressive: bool = False
   stage_threshold: float = 1e-3
   stage_max_epochs: tuple[int, ...] = (710, 101, 50, 10)
@@ -216,5 +219,7 @@ def validate(config: Config) -> None:
     raise ValueError(f'lr must be positive, got {t.lr}.')
   if t.loss not in LOSSES:
     raise ValueError(f'Unknown loss {t.loss!r}; expected one of {LOSSES}.')
+  if t.chunk_pixels is not None and t.chunk_pixels <= 0:
+    raise ValueError(f'chunk_pixels must be positive, got {t.chunk_pixels}.')
   if t.precision not in PRECISIONS:
     raise ValueError(f'Unknown precision {t.precision!r}; expected one of {PRECISIONS}.')

@@ -24,6 +24,7 @@ from inrv_tf import checkpoint as checkpoint_lib
 from inrv_tf import config as config_lib
 from inrv_tf import data as data_lib
 from inrv_tf import distribute
+from inrv_tf import inr
 from inrv_tf import io
 from inrv_tf import losses
 from inrv_tf import metrics
@@ -83,6 +84,46 @@ def sample_pixels(num_pixels: int, fraction: float, seed: int, step) -> tf.Tenso
   return tf.sort(perm[:count])
 
 
+def chunked_inr_grads(params, features, target, loss_fn, chunk: int, dtype):
+  """Per-video loss and its gradient w.r.t. the INR parameters, chunk by chunk.
+
+  Memory is bounded by the chunk: each chunk's activations are freed before
+  the next, and only the (small) per-video parameter gradients accumulate.
+  Every loss here is a mean over pixels, so chunk means weighted by their
+  share of the pixels add up to the whole video's.
+
+  Args:
+    params: [W0 f32[b, in, out], b0 f32[b, out], ...].
+    features: f32[P, F]; target: f32[b, P, 3].
+  Returns:
+    (loss f32[b], mse f32[b], [dloss_sum/dW0, dloss_sum/db0, ...]) where
+    loss_sum = sum over videos of the per-video loss.
+  """
+  num_pixels = tf.shape(features)[0]
+  num_chunks = (num_pixels + chunk - 1) // chunk
+  batch = tf.shape(target)[0]
+  loss = tf.zeros([batch])
+  mse = tf.zeros([batch])
+  grads = [tf.zeros_like(p) for p in params]
+  for i in tf.range(num_chunks):
+    start = i * chunk
+    stop = tf.minimum(start + chunk, num_pixels)
+    share = tf.cast(stop - start, tf.float32) / tf.cast(num_pixels, tf.float32)
+    # Inside the loop body the captured params are other tensors than outside:
+    # differentiate with respect to copies made here.
+    local = [tf.identity(p) for p in params]
+    with tf.GradientTape() as tape:
+      tape.watch(local)
+      pred = inr.apply_inr(local, features[start:stop], dtype)
+      chunk_loss = loss_fn(pred, target[:, start:stop]) * share       # [b]
+      total = tf.reduce_sum(chunk_loss)
+    chunk_grads = tape.gradient(total, local)
+    loss += chunk_loss
+    mse += losses.l2(pred, target[:, start:stop]) * share
+    grads = [g + c for g, c in zip(grads, chunk_grads)]
+  return loss, mse, grads
+
+
 def make_train_step(state: TrainState, config: config_lib.Config,
                     strategy: tf.distribute.Strategy, features: tf.Variable,
                     jit_compile: bool = False) -> Callable:
@@ -91,7 +132,7 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   Args:
     features: the encoded grid f32[P, F] of the stage's video shape (a
       variable made in the strategy's scope: one copy per device).
-    jit_compile: compile the replica step with XLA.
+    jit_compile: compile the forward and backward pass with XLA.
   """
   loss_fn = losses.get(config.train.loss)
   model, optimizer = state.model, state.optimizer
@@ -102,7 +143,10 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   dtype = compute_dtype(config.train.precision)
   seed = config.train.seed
 
-  def replica_step(video, video_id, step):
+  chunk = config.train.chunk_pixels
+
+  def loss_and_grads(video, video_id, step):
+    """Forward and backward on this replica's videos -> loss, mse, gradients."""
     target = tf.reshape(video, [tf.shape(video)[0], num_pixels, 3])  # [b, T*H*W, 3]
     feats = tf.convert_to_tensor(features)
     if fraction < 1.0:
@@ -111,19 +155,34 @@ def make_train_step(state: TrainState, config: config_lib.Config,
       target = tf.gather(target, index, axis=1)
     with tf.GradientTape() as tape:
       m = model.latent(video_id, training=True)
-      pred = model.decode(m, feats, dtype)
-      per_video = loss_fn(pred, target)
-      loss = tf.nn.compute_average_loss(per_video, global_batch_size=global_batch)
-    grads = tape.gradient(loss, variables)
+      params = model.inr_params(m)
+      if not chunk:
+        pred = inr.apply_inr(params, feats, dtype)
+        per_video = loss_fn(pred, target)
+        loss = tf.nn.compute_average_loss(per_video, global_batch_size=global_batch)
+    if chunk:
+      per_video, per_video_mse, param_grads = chunked_inr_grads(
+          params, feats, target, loss_fn, chunk, dtype)
+      scale = 1.0 / global_batch
+      grads = tape.gradient(params, variables,
+                            output_gradients=[g * scale for g in param_grads])
+    else:
+      per_video_mse = losses.l2(pred, target)
+      grads = tape.gradient(loss, variables)
     # The latent table's gradient comes as IndexedSlices; as a dense tensor Adam
     # treats the table like the release does (a dense torch.nn.Embedding).
     grads = [tf.convert_to_tensor(g) for g in grads]
-    optimizer.apply_gradients(zip(grads, variables))
-    mse = tf.nn.compute_average_loss(losses.l2(pred, target), global_batch_size=global_batch)
-    return loss, mse
+    loss = tf.nn.compute_average_loss(per_video, global_batch_size=global_batch)
+    mse = tf.nn.compute_average_loss(per_video_mse, global_batch_size=global_batch)
+    return loss, mse, grads
 
   if jit_compile:
-    replica_step = tf.function(replica_step, jit_compile=True)
+    loss_and_grads = tf.function(loss_and_grads, jit_compile=True)
+
+  def replica_step(video, video_id, step):
+    loss, mse, grads = loss_and_grads(video, video_id, step)
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, mse
 
   @tf.function
   def train_step(batch):

@@ -132,3 +132,26 @@ def test_cli_clear_errors_and_exit_codes(tfds_dir, tmp_path):
                 f'--data_dir={tfds_dir}', '--size=-4')
   assert result.returncode == 1 and 'height must be a positive' in result.stderr
   assert not (tmp_path / 'a').exists() and not (tmp_path / 'b').exists()
+
+
+@pytest.mark.parametrize('fraction', [1.0, 0.5])
+def test_chunked_step_equals_whole_step(tfds_dir, fraction):
+  from inrv_tf import config as config_lib
+  config = _tiny(tfds_dir).replace(model={'num_videos': 3}, train={'batch_size': 3},
+                                   data={'pixel_fraction': fraction})
+  rng = np.random.default_rng(0)
+  batch = {'video': tf.constant(rng.uniform(-1, 1, (3, 4, 16, 16, 3)), tf.float32),
+           'video_id': tf.constant([2, 0, 1])}
+  results = []
+  for chunk in (None, 100):   # 1,024 pixels: 11 chunks, the last one short
+    cfg = config.replace(train={'chunk_pixels': chunk})
+    strategy = tf.distribute.get_strategy()
+    state = train_lib.create_state(cfg, strategy)
+    feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
+    out = train_lib.make_train_step(state, cfg, strategy, feats)(batch)
+    results.append((float(out['loss']), float(out['mse']),
+                    [np.array(v) for v in state.model.trainable_variables]))
+  assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+  assert results[0][1] == pytest.approx(results[1][1], rel=1e-5)
+  for a, b in zip(results[0][2], results[1][2]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
