@@ -98,6 +98,7 @@ class TrainConfig:
     precision: 'float32' or 'bfloat16' matmuls (float32 master weights).
     chunk_pixels: run the INR's forward and backward over this many pixels at a
       time (memory bounded by the chunk); None: all pixels at once.
+    xla: compile the forward and backward pass with XLA (jit_compile).
     progressive: progressive training (DESIGN.md): stages of min(10^i, N) videos.
     stage_threshold: a stage (but the last) ends when its epoch-mean loss is below this.
     stage_max_epochs: epoch caps of the stages of 10, 100, 1,000 and 10,000 videos
@@ -112,6 +113,7 @@ class TrainConfig:
   seed: int = 0
   precision: str = 'float32'
   chunk_pixels: int | None = None
+  xla: bool = False
   progressive: bool = False
   stage_threshold: float = 1e-3
   stage_max_epochs: tuple[int, ...] = (710, 101, 50, 10)

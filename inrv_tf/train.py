@@ -34,6 +34,7 @@ flags.DEFINE_integer('seed', None, 'Random seed.')
 flags.DEFINE_integer('num_videos', None, 'Train on the first N videos of the split.')
 flags.DEFINE_bool('progressive', None, 'Progressive training (stages of 10, 100, ... videos).')
 flags.DEFINE_enum('precision', None, ['float32', 'bfloat16'], 'Matmul precision.')
+flags.DEFINE_bool('xla', None, 'Compile the forward and backward pass with XLA.')
 flags.DEFINE_integer('chunk_pixels', None,
                      'Run the INR forward and backward over this many pixels at a time '
                      '(bounded memory for large batches and sizes).')
@@ -61,7 +62,7 @@ def config_from_flags():
     if getattr(FLAGS, name) is not None:
       data[name] = getattr(FLAGS, name)
   for name in ('batch_size', 'steps', 'lr', 'loss', 'seed', 'progressive', 'precision',
-               'chunk_pixels', 'log_every', 'checkpoint_every'):
+               'chunk_pixels', 'xla', 'log_every', 'checkpoint_every'):
     if getattr(FLAGS, name) is not None:
       train[name] = getattr(FLAGS, name)
   return config.replace(data=data, train=train)

@@ -304,7 +304,8 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   with strategy.scope():
     features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
                            trainable=False, name='encoded_grid')
-  train_step = make_train_step(state, config, strategy, features)
+  train_step = make_train_step(state, config, strategy, features,
+                               jit_compile=config.train.xla)
 
   # ---------------------------------------------------------- Load checkpoint
   checkpointer = _Checkpointer(state, workdir, strategy, config.train.keep_checkpoints)
