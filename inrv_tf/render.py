@@ -1,6 +1,9 @@
 """Rendering codes to videos at any size and length, in bounded pixel chunks.
 
     video = render_video(model, m, frames=50, height=256, width=256)  # f32[B, 50, 256, 256, 3]
+    videos = render_codes(model, codes, 25, 128, 128, batch_size=4)   # many codes, numpy
+    grid = tile_videos(to_uint8(videos))                              # one grid video
+    path = slerp(z0, z1, tf.linspace(0.0, 1.0, 8))                    # f32[8, D]
 
 The hypernetwork runs once per code; the INR then runs over the pixels
 chunk by chunk, each chunk's coordinates computed and encoded on the fly, so
@@ -16,6 +19,11 @@ from inrv_tf import encoding
 from inrv_tf import inr
 
 DEFAULT_CHUNK_PIXELS = 1 << 15
+_INT32_MAX = 2**31 - 1
+
+
+class RenderSizeError(ValueError):
+  """A render size or chunk that is not a positive integer, or too large."""
 
 
 def grid_from_index(index, frames, height, width) -> tf.Tensor:
@@ -72,21 +80,105 @@ def _render(model, m, frames, height, width, chunk_pixels, compute_dtype):
                        compute_dtype)
 
 
+def check_size(frames, height, width, chunk_pixels=DEFAULT_CHUNK_PIXELS) -> None:
+  """Raises RenderSizeError unless a render of this size can run.
+
+  Sizes are positive integers (not bools or floats); one video's pixel count
+  (plus a chunk) must fit the int32 pixel index of `render_params`.
+  """
+  for name, value in (('frames', frames), ('height', height), ('width', width),
+                      ('chunk_pixels', chunk_pixels)):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+      raise RenderSizeError(f'{name} must be an integer, got {value!r}.')
+    if value <= 0:
+      raise RenderSizeError(f'{name} must be positive, got {value}.')
+  total = int(frames) * int(height) * int(width)
+  if total + int(chunk_pixels) > _INT32_MAX:
+    raise RenderSizeError(
+        f'{frames} x {height} x {width} = {total:,} pixels (plus a chunk of '
+        f'{chunk_pixels:,}) is more than one render can index ({_INT32_MAX:,}).')
+
+
+def output_size(data_config, frames=None, height=None, width=None) -> tuple:
+  """(frames, height, width): the given ones, the training size where None."""
+  given = (frames, height, width)
+  trained = (data_config.frames, data_config.height, data_config.width)
+  return tuple(t if g is None else g for g, t in zip(given, trained))
+
+
 def render_video(model, m, frames: int, height: int, width: int,
                  chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
                  compute_dtype=tf.float32) -> tf.Tensor:
   """Renders codes m f32[B, latent_dim] to f32[B, frames, height, width, 3].
 
   Raises:
-    ValueError: a non-positive size or chunk.
+    RenderSizeError (a ValueError): a size or chunk that is not a positive
+      integer, or a video too large to index.
+    ValueError: m is not f32[B, latent_dim].
   """
-  for name, value in (('frames', frames), ('height', height), ('width', width),
-                      ('chunk_pixels', chunk_pixels)):
-    if int(value) <= 0:
-      raise ValueError(f'{name} must be positive, got {value}.')
+  check_size(frames, height, width, chunk_pixels)
   m = tf.convert_to_tensor(m, tf.float32)
+  latent_dim = model.model_config.latent_dim
+  if m.shape.rank != 2 or m.shape[-1] != latent_dim:
+    raise ValueError(f'Codes must be f32[B, {latent_dim}], got shape {m.shape}.')
   return _render(model, m, tf.constant(frames, tf.int32), tf.constant(height, tf.int32),
                  tf.constant(width, tf.int32), int(chunk_pixels), compute_dtype)
+
+
+def render_codes(model, codes, frames: int, height: int, width: int,
+                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 batch_size: int = 4) -> np.ndarray:
+  """Renders many codes, `batch_size` videos at a time (memory stays bounded).
+
+  Args:
+    codes: f32[N, latent_dim].
+  Returns:
+    f32[N, frames, height, width, 3], values meant to lie in [-1, 1].
+  """
+  codes = np.asarray(codes, np.float32)
+  if batch_size <= 0:
+    raise ValueError(f'batch_size must be positive, got {batch_size}.')
+  videos = [render_video(model, codes[i:i + batch_size], frames, height, width,
+                         chunk_pixels).numpy()
+            for i in range(0, len(codes), batch_size)]
+  return np.concatenate(videos, axis=0)
+
+
+def tile_videos(videos, columns: int | None = None) -> np.ndarray:
+  """Tiles videos into one grid video, row-major, in a near-square grid.
+
+  Args:
+    videos: [N, T, H, W, C] (any dtype); columns: cells per row
+      (default ceil(sqrt(N))). Cells past N are left zero (black).
+  Returns:
+    [T, rows * H, columns * W, C], same dtype.
+  """
+  videos = np.asarray(videos)
+  if videos.ndim != 5 or len(videos) == 0:
+    raise ValueError(f'tile_videos needs [N >= 1, T, H, W, C], got {videos.shape}.')
+  n, t, h, w, c = videos.shape
+  columns = columns or int(np.ceil(np.sqrt(n)))
+  rows = -(-n // columns)
+  cells = np.zeros((rows * columns, t, h, w, c), videos.dtype)
+  cells[:n] = videos
+  # [rows, columns, T, H, W, C] -> [T, rows, H, columns, W, C]
+  grid = cells.reshape(rows, columns, t, h, w, c).transpose(2, 0, 3, 1, 4, 5)
+  return grid.reshape(t, rows * h, columns * w, c)
+
+
+def _slerp(z0, z1, t) -> tf.Tensor:
+  """Slerp with t already broadcastable against z0[..., :1]."""
+  n0 = tf.linalg.norm(z0, axis=-1, keepdims=True)
+  n1 = tf.linalg.norm(z1, axis=-1, keepdims=True)
+  cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / tf.maximum(n0 * n1, 1e-12)
+  omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
+  sin = tf.sin(omega)
+  parallel = sin < 1e-6
+  safe_sin = tf.where(parallel, tf.ones_like(sin), sin)
+  # At t = 0 (t = 1) the weights are exactly (1, 0) ((0, 1)): sin(omega) / sin(omega).
+  a = tf.where(parallel, 1.0 - t, tf.sin((1.0 - t) * omega) / safe_sin)
+  b = tf.where(parallel, t, tf.sin(t * omega) / safe_sin)
+  return a * z0 + b * z1
 
 
 def slerp(z0, z1, t) -> tf.Tensor:
@@ -101,13 +193,18 @@ def slerp(z0, z1, t) -> tf.Tensor:
   z1 = tf.convert_to_tensor(z1, tf.float32)
   t = tf.convert_to_tensor(t, tf.float32)
   t = tf.reshape(t, tf.concat([tf.shape(t), tf.ones([tf.rank(z0)], tf.int32)], 0))
-  n0 = tf.linalg.norm(z0, axis=-1, keepdims=True)
-  n1 = tf.linalg.norm(z1, axis=-1, keepdims=True)
-  cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / tf.maximum(n0 * n1, 1e-12)
-  omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
-  sin = tf.sin(omega)
-  parallel = sin < 1e-6
-  safe_sin = tf.where(parallel, tf.ones_like(sin), sin)
-  a = tf.where(parallel, 1.0 - t, tf.sin((1.0 - t) * omega) / safe_sin)
-  b = tf.where(parallel, t, tf.sin(t * omega) / safe_sin)
-  return a * z0 + b * z1
+  return _slerp(z0, z1, t)
+
+
+def slerp_rows(z0, z1, t) -> tf.Tensor:
+  """Row-wise slerp: row i goes from z0[i] to z1[i] at its own t[i].
+
+  Args:
+    z0, z1: f32[B, D]. t: f32[B] in [0, 1].
+  Returns:
+    f32[B, D].
+  """
+  z0 = tf.convert_to_tensor(z0, tf.float32)
+  z1 = tf.convert_to_tensor(z1, tf.float32)
+  t = tf.convert_to_tensor(t, tf.float32)[:, None]   # [B] -> [B, 1]
+  return _slerp(z0, z1, t)

@@ -16,3 +16,18 @@ def tfds_dir(tmp_path_factory):
   path = tmp_path_factory.mktemp('tfds')
   data.get_builder('bouncing_balls', str(path))
   return str(path)
+
+
+@pytest.fixture(scope='session')
+def apps_workdir(tmp_path_factory, tfds_dir):
+  """A workdir of `small` trained 300 steps on 2 bouncing-balls videos (~43 dB).
+
+  Trained once per session (~15 s on 2 idle cores) and shared by the tests of
+  rendering, inversion, the application command lines and evaluation.
+  """
+  from inrv_tf import train_lib
+  from tests import testing
+  workdir = tmp_path_factory.getbasetemp() / 'apps_small_workdir'
+  config = testing.small_config(tfds_dir, data={'num_videos': 2}, train={'steps': 300})
+  train_lib.run(config, workdir, log=lambda _: None)
+  return workdir

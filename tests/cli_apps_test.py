@@ -1,0 +1,163 @@
+"""The generate, interpolate and invert commands on a tiny trained workdir.
+
+Each command is a subprocess (TensorFlow takes seconds to import), so the
+commands of a group start together and the tests then read what they wrote.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inrv_tf import checkpoint
+from inrv_tf import data
+from inrv_tf import io
+from inrv_tf import sample
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = 300
+pytestmark = pytest.mark.large   # Subprocesses: each imports TensorFlow.
+
+
+@pytest.fixture(scope='module')
+def workdir(apps_workdir):
+  """The session's small trained workdir (conftest.py)."""
+  return apps_workdir
+
+
+def _start(module, *args):
+  return subprocess.Popen([sys.executable, '-m', f'inrv_tf.{module}', *map(str, args)],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+
+
+def _finish(processes):
+  """{name: (returncode, stdout, stderr)} once every process has exited."""
+  outputs = {name: p.communicate(timeout=TIMEOUT) for name, p in processes.items()}
+  return {name: (p.returncode, *outputs[name]) for name, p in processes.items()}
+
+
+@pytest.fixture(scope='module')
+def runs(workdir, tmp_path_factory, tfds_dir):
+  """Runs the successful commands at once; returns (out folder, results)."""
+  out = tmp_path_factory.mktemp('apps_cli')
+  _, model = checkpoint.load_model(workdir)
+  codes = model.latents.codes.numpy()
+  np.save(out / 'a.npy', codes[0])
+  np.save(out / 'b.npy', codes[1])
+  # A 64 x 64 x 25 file of training video 0 (the dataset's stored size).
+  builder = data.get_builder('bouncing_balls', tfds_dir)
+  io.write_video(out / 'ball.mp4', next(iter(builder.as_dataset(split='train[:1]')))['video'])
+  w = f'--workdir={workdir}'
+  results = _finish({
+      'slerp': _start('generate', w, f'--out={out}/slerp', '--num_samples=3', '--seed=1'),
+      'gaussian': _start('generate', w, f'--out={out}/gauss', '--num_samples=2',
+                         '--mode=gaussian', '--frames=12', '--height=48', '--width=40'),
+      'ids': _start('interpolate', w, f'--out={out}/ids', '--ids=0,1', '--steps=5'),
+      'codes': _start('interpolate', w, f'--out={out}/codes', '--steps=3',
+                      f'--codes={out}/a.npy,{out}/b.npy'),
+      'inpainting': _start('invert', w, f'--out={out}/inp', '--task=inpainting',
+                           '--dataset_ids=0,1', '--steps=60'),
+      'superres': _start('invert', w, f'--out={out}/sr', '--task=superresolution',
+                         f'--video={out}/ball.mp4', '--low_size=16', '--high_size=32',
+                         '--steps=60'),
+  })
+  return out, results, codes
+
+
+def _ok(runs, name):
+  code, stdout, stderr = runs[1][name]
+  assert code == 0, stderr[-3000:]
+  return runs[0]
+
+
+def test_generate_writes_seeded_samples(runs):
+  out = _ok(runs, 'slerp') / 'slerp'
+  codes = np.load(out / 'codes.npy')
+  np.testing.assert_array_equal(codes, sample.sample_codes(runs[2], 3, seed=1))
+  for i in range(3):
+    assert io.read_video(out / f'sample_{i:03d}.mp4').shape == (8, 32, 32, 3)
+    assert io.read_video(out / f'sample_{i:03d}.gif').shape == (8, 32, 32, 3)
+
+
+def test_generate_gaussian_at_a_new_size(runs):
+  out = _ok(runs, 'gaussian') / 'gauss'
+  np.testing.assert_allclose(np.load(out / 'codes.npy'),
+                             sample.sample_codes(runs[2], 2, 0, 'gaussian'), atol=1e-6)
+  assert io.read_video(out / 'sample_001.mp4').shape == (12, 48, 40, 3)
+
+
+def test_interpolate_between_ids_writes_grid_and_steps(runs):
+  out = _ok(runs, 'ids') / 'ids'
+  codes = np.load(out / 'codes.npy')
+  assert codes.shape == (5, 32)
+  np.testing.assert_array_equal(codes[0], runs[2][0])
+  np.testing.assert_array_equal(codes[-1], runs[2][1])
+  assert io.read_video(out / 'interpolation.mp4').shape == (8, 64, 96, 3)   # 2 x 3 cells
+  for i in range(5):
+    assert io.read_video(out / f'step_{i:02d}.gif').shape == (8, 32, 32, 3)
+  # The first cell of the grid is the first step.
+  grid, first = io.read_video(out / 'interpolation.gif'), io.read_video(out / 'step_00.gif')
+  assert np.abs(grid[:, :32, :32].astype(int) - first).mean() < 2.0
+
+
+def test_interpolate_between_code_files(runs):
+  out = _ok(runs, 'codes') / 'codes'
+  np.testing.assert_array_equal(np.load(out / 'codes.npy')[[0, -1]], runs[2][:2])
+  assert (out / 'interpolation.gif').stat().st_size > 0
+
+
+def test_invert_inpainting_writes_files_and_metrics(runs):
+  out = _ok(runs, 'inpainting') / 'inp'
+  metrics = json.loads((out / 'metrics.json').read_text())
+  assert metrics['task'] == 'inpainting' and metrics['steps'] == 60
+  assert sorted(metrics['videos']) == ['video_00000', 'video_00001']
+  for name, scores in metrics['videos'].items():
+    assert scores['psnr'] > 28.0 and scores['context_l1'] < 3.0, scores
+    assert scores['steps'] == 60 and scores['seconds'] > 0
+    for kind in ('input', 'mask', 'result'):
+      assert io.read_video(out / f'{name}_{kind}.mp4').shape == (8, 32, 32, 3)
+      assert (out / f'{name}_{kind}.gif').stat().st_size > 0
+    assert np.load(out / f'{name}_code.npy').shape == (32,)
+  mask = io.read_video(out / 'video_00000_mask.gif')
+  assert mask[:, 20:].max() == 0           # The hidden bottom half is black.
+  assert metrics['mean']['psnr'] == pytest.approx(
+      np.mean([v['psnr'] for v in metrics['videos'].values()]))
+
+
+def test_invert_superresolution_reports_bicubic(runs):
+  out = _ok(runs, 'superres') / 'sr'
+  metrics = json.loads((out / 'metrics.json').read_text())
+  scores = metrics['videos']['ball']
+  for key in ('psnr', 'ssim', 'context_l1', 'bicubic_psnr', 'bicubic_ssim',
+              'psnr_vs_bicubic', 'ssim_vs_bicubic'):
+    assert isinstance(scores[key], float), key
+  assert scores['psnr'] > 20.0, scores
+  assert metrics['low_size'] == 16 and metrics['high_size'] == 32
+  assert io.read_video(out / 'ball_input.mp4').shape == (8, 16, 16, 3)
+  for kind in ('result', 'truth', 'bicubic'):
+    assert io.read_video(out / f'ball_{kind}.mp4').shape == (8, 32, 32, 3)
+
+
+def test_bad_input_exits_1_with_a_clear_message(workdir, tmp_path):
+  w = f'--workdir={workdir}'
+  results = _finish({
+      'task': _start('invert', w, f'--out={tmp_path}', '--task=painting', '--dataset_ids=0'),
+      'workdir': _start('invert', f'--workdir={tmp_path}/none', f'--out={tmp_path}',
+                        '--dataset_ids=0'),
+      'video': _start('invert', w, f'--out={tmp_path}', f'--video={tmp_path}/none.mp4'),
+      'generate': _start('generate', f'--workdir={tmp_path}/none', f'--out={tmp_path}'),
+      'ids': _start('interpolate', w, f'--out={tmp_path}', '--ids=0,7'),
+  })
+  expected = {'task': "error: Unknown task 'painting'; expected one of inversion,",
+              'workdir': 'is not an inrv_tf workdir: no config.json',
+              'video': f'error: No such video file: {tmp_path}/none.mp4',
+              'generate': 'is not an inrv_tf workdir',
+              'ids': 'Video id 7 is out of range: the model learned 2 videos'}
+  for name, (code, _, stderr) in results.items():
+    assert code == 1, (name, stderr[-2000:])
+    assert expected[name] in stderr, (name, stderr[-2000:])
+    assert 'Traceback' not in stderr, name
