@@ -297,10 +297,7 @@ def context_l1(pred, target, mask) -> np.ndarray:
   Args:
     pred, target: f32[B, T, H, W, 3] in [-1, 1]. mask: bool[T, H, W].
   """
-  error = tf.abs(_unit(pred) - _unit(target)) * 100.0               # [B, T, H, W, 3]
-  # [B, T, H, W, 3] -> [T, H, W, B, 3] -> [S, B, 3] on the visible pixels.
-  visible = tf.boolean_mask(tf.transpose(error, [1, 2, 3, 0, 4]), mask)
-  return tf.reduce_mean(visible, axis=[0, 2]).numpy()
+  return metrics.context_l1(pred, target, mask, max_val=2.0).numpy()
 
 
 def score(pred, target, mask=None) -> dict[str, list]:

@@ -1,0 +1,247 @@
+"""Each table command on a tiny trained workdir: JSON structure, numbers re-derived.
+
+The numbers of every table are recomputed here from the metric functions on
+independently loaded videos; FVD uses a stand-in I3D (tests/fvd_test.py).
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inrv_tf import checkpoint
+from inrv_tf import data
+from inrv_tf import evaluate
+from inrv_tf import inversion
+from inrv_tf import metrics
+from inrv_tf import render
+from inrv_tf import sample
+from inrv_tf import single_inr
+from tests import fvd_test
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NEAR = dict(rel=1e-4, abs=1e-4)
+
+
+@pytest.fixture(scope='module')
+def workdir(apps_workdir):
+  """The session's small trained workdir (conftest.py)."""
+  return apps_workdir
+
+
+@pytest.fixture(scope='module')
+def trained(workdir):
+  return checkpoint.load_model(workdir)
+
+
+@pytest.fixture(scope='module')
+def builder(tfds_dir):
+  return data.get_builder('bouncing_balls', tfds_dir)
+
+
+@pytest.fixture(scope='module')
+def i3d(tmp_path_factory):
+  directory = tmp_path_factory.mktemp('i3d_standin')
+  fvd_test.save_hub_standin(directory)
+  return directory
+
+
+@pytest.fixture(scope='module')
+def settings(tmp_path_factory, i3d):
+  """Tiny counts: 2 videos, 4 samples, 8-frame FVD, few steps."""
+  return evaluate.Settings(num_videos=2, batch_size=2, single_inr_steps=30,
+                           single_inr_lr=3e-3, i3d=str(i3d), num_samples=4, num_real=2,
+                           fvd_frames=8, fvd_batch_size=4, scales=(2.0,),
+                           inversion_steps=5, sr_low=16, sr_high=32,
+                           fvd_cache=str(tmp_path_factory.mktemp('fvd_cache')))
+
+
+def _run(workdir, table, settings, tmp_path, **kwargs):
+  """Runs a table; returns (its JSON as written, the printed lines)."""
+  lines, out = [], tmp_path / f'{table}.json'
+  evaluate.evaluate(workdir, table, settings, out=out, log=lines.append, **kwargs)
+  return json.loads(out.read_text()), lines
+
+
+def _check_structure(result, table, paper_table, methods):
+  assert result['table'] == table and result['paper_table'] == paper_table
+  keys = [c['key'] for c in result['columns']]
+  assert [r['method'] for r in result['rows']] == methods
+  for row in result['rows']:
+    assert set(keys) <= set(row)
+  assert {'workdir', 'dataset', 'checkpoint', 'options'} <= set(result['settings'])
+  return keys
+
+
+def _videos(builder, ids, frames, size):
+  """uint8[N, frames, size, size, 3], loaded without evaluate's loader."""
+  ds = builder.as_dataset(split=f'train[{ids[0]}:{ids[-1] + 1}]', shuffle_files=False)
+  return np.stack([data.preprocess(ex, frames, size, size)['video'].numpy() for ex in ds])
+
+
+def _u8(videos):
+  return data.to_uint8(videos).numpy()
+
+
+def _mean_psnr(pred, truth):
+  return float(np.mean(metrics.psnr(pred, truth, 255.0)))
+
+
+# Table 1 ---------------------------------------------------------------------
+def test_reconstruction_table(workdir, trained, builder, settings, tmp_path):
+  result, lines = _run(workdir, 'reconstruction', settings, tmp_path)
+  keys = _check_structure(result, 'reconstruction', 1, ['Single-INR', 'INR-V'])
+  assert keys == ['method', 'error_50', 'psnr_50', 'ssim_50', 'psnr_full', 'ssim_full']
+  assert result['settings']['comparison_ids'] == [0, 1]
+  single, inrv = result['rows']
+  config, model = trained
+  truth = _videos(builder, [0, 1], 8, 32)
+  pred = _u8(render.render_video(model, model.latents.codes, 8, 32, 32))
+  assert inrv['psnr_50'] == pytest.approx(_mean_psnr(pred, truth), **NEAR)
+  assert inrv['error_50'] == pytest.approx(float(metrics.rmse_error(
+      pred.astype(np.float32), truth.astype(np.float32))), **NEAR)
+  assert inrv['ssim_50'] == pytest.approx(float(np.mean(metrics.ssim(pred, truth, 255.0))),
+                                          **NEAR)
+  assert inrv['psnr_50'] > 30.0           # The fixture reconstructs at ~43 dB.
+  assert (inrv['psnr_full'], inrv['ssim_full']) == pytest.approx(
+      (inrv['psnr_50'], inrv['ssim_50']), **NEAR)   # The whole training set is these 2.
+  # Single-INR, refitted the same way (seed 0, 30 steps).
+  fit = single_inr.fit_videos(data.to_float(truth).numpy(), model.spec,
+                              config.model.num_frequencies, steps=30, lr=3e-3, seed=0)
+  refit = _u8(single_inr.render_fit(fit, 8, 32, 32, config.model.num_frequencies))
+  assert single['psnr_50'] == pytest.approx(_mean_psnr(refit, truth), rel=1e-3)
+  assert single['psnr_full'] is None and single['steps'] == 30
+  assert lines[-2].splitlines()[0].startswith('Table 1: reconstruction')
+  assert 'Single-INR' in lines[-2] and 'PSNR_FULL' in lines[-2]
+
+
+# Tables 2 and 4 --------------------------------------------------------------
+def _fvd(model, builder, network, size):
+  real = _videos(builder, [0, 1], 8, size)
+  codes = sample.sample_codes(sample.learned_codes(model), 4, seed=0)
+  fake = _u8(render.render_video(model, codes, 8, size, size))
+  real_stats = metrics.feature_statistics(network.embed(real))
+  return metrics.frechet_distance(*metrics.feature_statistics(network.embed(fake)),
+                                  *real_stats)
+
+
+def test_fvd_and_multires_tables(workdir, trained, builder, settings, i3d, tmp_path):
+  from inrv_tf import fvd
+  network = fvd.load_feature_network(i3d)
+  result, lines = _run(workdir, 'fvd', dataclasses.replace(settings, size=32), tmp_path)
+  _check_structure(result, 'fvd', 2, ['INR-V'])
+  assert [c['header'] for c in result['columns']] == ['Method', 'FVD_8']
+  value = result['rows'][0]['fvd']
+  assert value == pytest.approx(_fvd(trained[1], builder, network, 32), rel=1e-3)
+  assert result['settings']['sizes'] == [{'size': 32, 'real_size': 32, 'num_real': 2}]
+  assert result['settings']['network'] == network.identity
+  assert any('Cached real-video statistics of 2 videos' in line for line in lines)
+
+  multi, lines = _run(workdir, 'multires', dataclasses.replace(settings, sizes=(16, 32)),
+                      tmp_path)
+  keys = _check_structure(multi, 'multires', 4, ['INR-V'])
+  assert keys == ['method', 'fvd_16', 'fvd_32']
+  assert multi['rows'][0]['fvd_32'] == pytest.approx(value, rel=1e-6)   # Same samples.
+  assert np.isfinite(multi['rows'][0]['fvd_16']) and multi['rows'][0]['fvd_16'] > 0.0
+  assert [s['real_size'] for s in multi['settings']['sizes']] == [16, 32]
+  assert any('from the cache' in line for line in lines)                # Size 32 again.
+  assert len(list(pathlib.Path(settings.fvd_cache).glob('*.npz'))) == 2
+
+
+# Table 5 ---------------------------------------------------------------------
+def test_superres_table(workdir, trained, builder, settings, tmp_path):
+  result, _ = _run(workdir, 'superres', settings, tmp_path)
+  keys = _check_structure(result, 'superres', 5, ['Bicubic', 'INR-V'])
+  assert keys == ['method', 'psnr_2x', 'ssim_2x']
+  assert result['settings']['targets'] == [{'scale': 2.0, 'height': 64, 'width': 64}]
+  truth = _videos(builder, [0, 1], 8, 64)
+  low = _videos(builder, [0, 1], 8, 32)
+  up = inversion.resize_frames(low.astype(np.float32), 64, 64, 'bicubic')
+  bicubic = np.clip(np.round(up), 0, 255).astype(np.uint8)
+  model = trained[1]
+  inrv = _u8(render.render_video(model, model.latents.codes, 8, 64, 64))
+  rows = {r['method']: r for r in result['rows']}
+  assert rows['Bicubic']['psnr_2x'] == pytest.approx(_mean_psnr(bicubic, truth), **NEAR)
+  assert rows['INR-V']['psnr_2x'] == pytest.approx(_mean_psnr(inrv, truth), **NEAR)
+  assert rows['INR-V']['ssim_2x'] == pytest.approx(
+      float(np.mean(metrics.ssim(inrv, truth, 255.0))), **NEAR)
+
+
+# Table 6 ---------------------------------------------------------------------
+def test_inversion_table(workdir, builder, settings, tmp_path):
+  def identity(pred, truth):       # A stand-in face model: the clean place for GT/TL/TG-ID.
+    return {'gt_id': np.full(len(pred), 0.5), 'tl_id': np.ones(len(pred)),
+            'tg_id': np.zeros(len(pred))}
+
+  result, lines = _run(workdir, 'inversion', settings, tmp_path, identity=identity)
+  keys = _check_structure(result, 'inversion', 6, ['INR-V'] * 5 + ['Bicubic', 'INR-V'])
+  assert keys == ['task', 'method', 'gt_id', 'tl_id', 'tg_id', 'context_l1', 'psnr',
+                  'ssim', 'cost_minutes']
+  assert [r['task'] for r in result['rows']] == ['Inv.', 'Inp.', 'Pre.', 'Int.', 'Spr.',
+                                                 'Sup. 2x', 'Sup. 2x']
+  assert result['settings']['ids'] == [2, 3]                    # After the 2 trained videos.
+  rows = result['rows']
+  for row in rows:
+    assert (row['gt_id'], row['tl_id'], row['tg_id']) == (0.5, 1.0, 0.0)
+  for row in rows[:5] + rows[6:]:
+    assert 0.0 < row['context_l1'] < 100.0 and row['cost_minutes'] > 0.0
+  for row in rows[1:4]:                       # No single right answer: no PSNR/SSIM.
+    assert row['psnr'] is None and row['ssim'] is None
+  assert rows[5]['context_l1'] is None and rows[5]['cost_minutes'] is None
+  # Bicubic from the area-downsampled 16 x 16 input, against the 32 x 32 truth.
+  truth = _videos(builder, [2, 3], 8, 32)
+  low = inversion.resize_frames(truth.astype(np.float32), 16, 16, 'area')
+  low = np.clip(np.round(low), 0, 255)
+  up = np.clip(np.round(inversion.resize_frames(low, 32, 32, 'bicubic')), 0, 255)
+  assert rows[5]['psnr'] == pytest.approx(_mean_psnr(up.astype(np.uint8), truth), **NEAR)
+  assert 'Table 6: inversion of 2 held-out videos' in lines[-2]
+
+
+# The command line --------------------------------------------------------------
+def _command(*args):
+  return subprocess.Popen([sys.executable, '-m', 'inrv_tf.evaluate', *map(str, args)],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+
+
+@pytest.fixture(scope='module', autouse=True)
+def command_without_i3d(workdir):
+  """Starts `--table=fvd` without --i3d with the module (TensorFlow takes seconds
+  to import); test_command_line reads what it printed."""
+  process = _command(f'--workdir={workdir}', '--table=fvd')
+  yield process
+  if process.poll() is None:          # Only if a test failed before collecting it.
+    process.kill()
+
+
+def test_command_line(command_without_i3d):
+  stdout, stderr = command_without_i3d.communicate(timeout=300)
+  assert command_without_i3d.returncode == 1 and 'error: FVD needs the I3D network' in stderr
+  assert 'i3d-kinetics-400' in stderr and '--i3d=' in stderr and not stdout
+
+
+def test_flags_give_settings():
+  from absl import flags
+  flag_values = flags.FlagValues()
+  evaluate.define_flags(flag_values)
+  flag_values(['evaluate', '--workdir=W', '--table=superres', '--scales=2,3.6',
+               '--sizes=64,128', '--nosingle_inr', '--num_videos=7', '--i3d=/m'])
+  s = evaluate.settings_from_flags(flag_values)
+  assert (s.scales, s.sizes, s.single_inr, s.num_videos, s.i3d) == (
+      (2.0, 3.6), (64, 128), False, 7, '/m')
+  assert dataclasses.replace(s, scales=(2.0, 3.0, 3.6), sizes=(128, 256, 360),
+                             single_inr=True, num_videos=None, i3d=None) == evaluate.Settings()
+
+
+def test_unknown_table_and_bad_settings_are_refused(workdir):
+  with pytest.raises(ValueError, match='Unknown table'):
+    evaluate.evaluate(workdir, 'speed')
+  with pytest.raises(ValueError, match='--batch_size must be positive'):
+    evaluate.evaluate(workdir, 'superres', evaluate.Settings(batch_size=0))
+  with pytest.raises(data.DataError, match='Scale 3 needs 96 x 96 ground truth'):
+    evaluate.evaluate(workdir, 'superres', evaluate.Settings(scales=(2.0, 3.0)))
