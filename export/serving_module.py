@@ -48,19 +48,11 @@ _INT32_MAX = 2**31 - 1
 def learned_latents(model) -> tf.Tensor:
   """The m of every training video, f32[num_videos, latent_dim].
 
-  Without CLIP m is the auto-decoded code c, so this is the latent table.
-
-  Raises:
-    NotImplementedError: a Video-CLIP model, whose m also needs the training
-      videos' frame embeddings (computing that table at export time is part of
-      the CLIP issue).
+  Without CLIP m is the auto-decoded code c (the latent table); a Video-CLIP
+  model carries the m table its training wrote (`InrvModel.training_latents`),
+  so the SavedModel never needs CLIP.
   """
-  if model.model_config.clip:
-    raise NotImplementedError(
-        'Exporting a Video-CLIP model (model_config.clip=True) needs the m table '
-        'of its training videos, computed from their frame embeddings at export '
-        'time; the Video-CLIP issue adds it.')
-  return tf.convert_to_tensor(model.latents.codes)
+  return tf.constant(model.training_latents())
 
 
 def hypernet_variables(model) -> dict:

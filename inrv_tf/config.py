@@ -30,6 +30,10 @@ class DataConfig:
       `frames` frames and resized (area, antialiased) to height x width.
     num_videos: train on the first N videos of the split (None: all of them).
     pixel_fraction: fraction of a video's pixels each step sees (1.0: all).
+    clip_weights: with Video-CLIP, where the frozen CLIP image encoder's weights
+      come from: a keras-cv preset directory, a .weights.h5 file or a keras-cv
+      preset name (inrv_tf.clip_encoder). Part of the data: the frame
+      embeddings the model trains on are computed with it.
   """
   dataset: str = 'bouncing_balls'
   data_dir: str | None = None
@@ -39,6 +43,7 @@ class DataConfig:
   width: int = 100
   num_videos: int | None = None
   pixel_fraction: float = 1.0
+  clip_weights: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +63,11 @@ class ModelConfig:
     hyper_last_scale: the last layer of each head is He-normal times this.
     latent_init_std: std of the normal init of the latent table.
     clip: use the Video-CLIP branch (paper Section 3.2).
-    clip_dim, gru_units, gru_layers, gru_dropout: Video-CLIP sizes.
+    clip_dim: width of the auto-decoded code c with CLIP when code_dim is None
+      (512 in the paper, where it equals CLIP's width).
+    clip_embedding_dim: width of the CLIP frame embeddings, the GRU's input: the
+      image encoder's output (512 for ViT-B/32); None means clip_dim.
+    gru_units, gru_layers, gru_dropout: the bidirectional GRU (g has 2 * units).
     merge_widths: hidden widths of phi, concat(g, c) -> ... -> latent_dim.
   """
   num_videos: int = 1
@@ -73,6 +82,7 @@ class ModelConfig:
   latent_init_std: float = 0.01
   clip: bool = False
   clip_dim: int = 512
+  clip_embedding_dim: int | None = None
   gru_units: int = 256
   gru_layers: int = 3
   gru_dropout: float = 0.1
@@ -83,6 +93,10 @@ class ModelConfig:
     if self.code_dim is not None:
       return self.code_dim
     return self.clip_dim if self.clip else self.latent_dim
+
+  @property
+  def resolved_clip_embedding_dim(self) -> int:
+    return self.clip_dim if self.clip_embedding_dim is None else self.clip_embedding_dim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +199,8 @@ def small() -> Config:
       data=DataConfig(frames=8, height=32, width=32),
       model=ModelConfig(latent_dim=32, num_frequencies=6,
                         inr_widths=(64, 64, 64), hyper_width=64,
-                        hyper_depth=2, clip_dim=64, gru_units=32,
+                        hyper_depth=2, clip_dim=64, clip_embedding_dim=512,
+                        gru_units=32,
                         gru_layers=1, merge_widths=(64,)),
       train=TrainConfig(batch_size=2, steps=2500, lr=1e-3, loss='l2', log_every=100,
                         checkpoint_every=500),
@@ -225,3 +240,19 @@ def validate(config: Config) -> None:
     raise ValueError(f'chunk_pixels must be positive, got {t.chunk_pixels}.')
   if t.precision not in PRECISIONS:
     raise ValueError(f'Unknown precision {t.precision!r}; expected one of {PRECISIONS}.')
+  _validate_clip(d, m)
+
+
+def _validate_clip(d: DataConfig, m: ModelConfig) -> None:
+  if m.clip and not d.clip_weights:
+    raise ValueError(
+        'Video-CLIP (--clip) needs the weights of a CLIP image encoder (ViT-B/32 in '
+        'the paper): pass --clip_weights=SOURCE, a keras-cv CLIP preset directory '
+        '(config.json, model.weights.h5), a .weights.h5 file of keras-cv\'s '
+        'CLIPImageEncoder, or a keras-cv preset name such as clip-vit-base-patch32 '
+        '(needs keras-nlp and network). See docs/clip.md.')
+  if d.clip_weights and not m.clip:
+    raise ValueError(f'clip_weights={d.clip_weights!r} is set but Video-CLIP is off: '
+                     'add --clip, or drop --clip_weights.')
+  if m.clip_embedding_dim is not None and m.clip_embedding_dim <= 0:
+    raise ValueError(f'clip_embedding_dim must be positive, got {m.clip_embedding_dim}.')

@@ -155,9 +155,9 @@ def preprocess(example, frames: int, height: int, width: int) -> dict:
 
 
 def load_videos(builder, data: config_lib.DataConfig, num_videos: int,
-                ) -> tf.data.Dataset:
-  """The first `num_videos` videos of the split, in id order, resized, uint8."""
-  ds = builder.as_dataset(split=f'{data.split}[:{num_videos}]', shuffle_files=False)
+                start: int = 0) -> tf.data.Dataset:
+  """Videos start..num_videos - 1 of the split, in id order, resized, uint8."""
+  ds = builder.as_dataset(split=f'{data.split}[{start}:{num_videos}]', shuffle_files=False)
   return ds.map(lambda ex: preprocess(ex, data.frames, data.height, data.width),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -165,7 +165,7 @@ def load_videos(builder, data: config_lib.DataConfig, num_videos: int,
 def make_dataset(builder, data: config_lib.DataConfig, num_videos: int,
                  batch_size: int, seed: int, start_step: int = 0,
                  input_context: tf.distribute.InputContext | None = None,
-                 ) -> tf.data.Dataset:
+                 frame_embeddings=None) -> tf.data.Dataset:
   """Endless shuffled batches of the first `num_videos` videos.
 
   The order is a function of `seed` alone: a run resumed at `start_step`
@@ -175,8 +175,12 @@ def make_dataset(builder, data: config_lib.DataConfig, num_videos: int,
   Args:
     batch_size: the global batch; with `input_context` each input pipeline
       yields its per-replica share, from its own shard of the videos.
+    frame_embeddings: with Video-CLIP, the videos' cached CLIP frame embeddings,
+      f32[N, T, D] indexable by an int array of video ids (a NumPy array or
+      `clip_cache.ShardedEmbeddings`); each batch then also carries them.
   Returns:
-    dataset of {'video': f32[b, T, H, W, 3] in [-1, 1], 'video_id': i32[b]}.
+    dataset of {'video': f32[b, T, H, W, 3] in [-1, 1], 'video_id': i32[b]}
+    (+ 'frame_embeddings' f32[b, T, D] when given).
   """
   check_size(builder, data.frames, data.height, data.width)
   available = num_examples(builder, data.split)
@@ -198,7 +202,23 @@ def make_dataset(builder, data: config_lib.DataConfig, num_videos: int,
     ds = ds.shuffle(min(num_videos, 1024), seed=seed + start_step).repeat()
   ds = ds.map(lambda ex: {'video': to_float(ex['video']), 'video_id': ex['video_id']},
               num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.batch(per_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+  ds = ds.batch(per_batch, drop_remainder=True)
+  if frame_embeddings is not None:
+    ds = ds.map(lambda b: add_frame_embeddings(b, frame_embeddings, per_batch))
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def add_frame_embeddings(batch: dict, frame_embeddings, per_batch: int) -> dict:
+  """Joins a batch with its videos' rows of the embedding cache, by video id.
+
+  A host-side lookup (numpy_function), so the cache may be a memory map larger
+  than device memory; CLIP itself never runs here.
+  """
+  shape = (per_batch,) + tuple(frame_embeddings.shape[1:])       # [b, T, D]
+  rows = tf.numpy_function(
+      lambda ids: np.asarray(frame_embeddings[ids], np.float32), [batch['video_id']],
+      tf.float32, stateful=False)
+  return {**batch, 'frame_embeddings': tf.ensure_shape(rows, shape)}
 
 
 def eval_dataset(builder, data: config_lib.DataConfig, num_videos: int,

@@ -31,7 +31,8 @@ class InrvModel(keras.Model):
   Args: the fields of `config.ModelConfig` (see there), plus `seed`.
   Call arguments:
     inputs: dict with 'video_id' int[B], 'features' f32[P, F] (the encoded grid,
-      shared by the batch) and, with CLIP, 'frame_embeddings' f32[B, T, clip_dim].
+      shared by the batch) and, with CLIP, 'frame_embeddings'
+      f32[B, T, clip_embedding_dim] (model_config.resolved_clip_embedding_dim).
   Returns:
     f32[B, P, 3], RGB meant to lie in [-1, 1].
   """
@@ -41,7 +42,8 @@ class InrvModel(keras.Model):
                inr_widths: Sequence[int] = (256, 256, 256, 256), out_channels: int = 3,
                hyper_width: int = 256, hyper_depth: int = 4,
                hyper_last_scale: float = 0.1, latent_init_std: float = 0.01,
-               clip: bool = False, clip_dim: int = 512, gru_units: int = 256,
+               clip: bool = False, clip_dim: int = 512,
+               clip_embedding_dim: int | None = None, gru_units: int = 256,
                gru_layers: int = 3, gru_dropout: float = 0.1,
                merge_widths: Sequence[int] = (512,), seed: int | None = None, **kwargs):
     super().__init__(**kwargs)
@@ -50,7 +52,8 @@ class InrvModel(keras.Model):
         num_frequencies=num_frequencies, inr_widths=tuple(inr_widths),
         out_channels=out_channels, hyper_width=hyper_width, hyper_depth=hyper_depth,
         hyper_last_scale=hyper_last_scale, latent_init_std=latent_init_std,
-        clip=clip, clip_dim=clip_dim, gru_units=gru_units, gru_layers=gru_layers,
+        clip=clip, clip_dim=clip_dim, clip_embedding_dim=clip_embedding_dim,
+        gru_units=gru_units, gru_layers=gru_layers,
         gru_dropout=gru_dropout, merge_widths=tuple(merge_widths))
     self.seed = seed
     cfg = self.model_config
@@ -74,7 +77,7 @@ class InrvModel(keras.Model):
     self.latents.build((None,))
     self.hypernet.build((None, cfg.latent_dim))
     if cfg.clip:
-      self.clip_encoder.build((None, None, cfg.clip_dim))
+      self.clip_encoder.build((None, None, cfg.resolved_clip_embedding_dim))
       self.merge.build((None, 2 * cfg.gru_units + cfg.resolved_code_dim))
     self.built = True
 
@@ -105,6 +108,25 @@ class InrvModel(keras.Model):
                        'the frame embeddings of the videos.')
     g = self.clip_encoder(frame_embeddings, training=training)
     return self.merge(g, c)
+
+  def training_latents(self) -> np.ndarray:
+    """m of every training video, f32[num_videos, latent_dim].
+
+    Without Video-CLIP, m is the auto-decoded code: the latent table. With it,
+    m = phi(g, c) needs the videos' frame embeddings; training writes that
+    table to `<workdir>/learned_latents.npy` and `checkpoint.load_model` sets
+    it here (`learned_m`), so inference never needs CLIP.
+
+    Raises:
+      ValueError: a Video-CLIP model without its learned m table.
+    """
+    if not self.model_config.clip:
+      return np.array(self.latents.codes, np.float32)
+    if getattr(self, 'learned_m', None) is None:
+      raise ValueError('This Video-CLIP model has no table of learned m: load it with '
+                       'checkpoint.load_model from a workdir whose training finished '
+                       '(it writes learned_latents.npy).')
+    return np.asarray(self.learned_m, np.float32)
 
   def inr_params(self, m) -> list[tf.Tensor]:
     """m f32[B, latent_dim] -> [W0 f32[B, in, out], b0 f32[B, out], ...]."""

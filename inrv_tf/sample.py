@@ -29,17 +29,16 @@ class SamplingError(ValueError):
 def learned_codes(model) -> np.ndarray:
   """The m of every training video, f32[num_videos, latent_dim].
 
-  Without Video-CLIP m is the auto-decoded code c, i.e. the latent table.
+  Without Video-CLIP m is the auto-decoded code c, i.e. the latent table; with
+  it, the m table training wrote (see `InrvModel.training_latents`).
 
   Raises:
-    SamplingError: a Video-CLIP model, whose m also needs the training videos'
-      frame embeddings (the CLIP issue adds that table).
+    SamplingError: a Video-CLIP model loaded without its m table.
   """
-  if model.model_config.clip:
-    raise SamplingError(
-        'This model uses Video-CLIP: the codes m of its training videos need '
-        'their frame embeddings, which this command does not compute yet.')
-  return np.array(model.latents.codes, np.float32)
+  try:
+    return model.training_latents()
+  except ValueError as e:
+    raise SamplingError(str(e)) from e
 
 
 def check_codes(codes, name: str = 'codes') -> np.ndarray:

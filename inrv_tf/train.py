@@ -10,6 +10,7 @@ continues it.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from absl import app
@@ -43,6 +44,13 @@ flags.DEFINE_integer('checkpoint_every', None, 'Steps between checkpoints.')
 flags.DEFINE_enum('strategy', 'auto', ['auto', 'default', 'mirrored', 'multi_worker'],
                   'tf.distribute strategy: auto = mirrored over >= 2 local GPUs, else default.')
 flags.DEFINE_list('devices', None, 'Devices for the mirrored strategy, e.g. /gpu:0,/gpu:1.')
+flags.DEFINE_bool('clip', None, 'Video-CLIP regularisation of the latent space (paper '
+                  'Section 3.2): frozen CLIP frame embeddings -> bi-GRU, merged with the '
+                  'code. Needs --clip_weights.')
+flags.DEFINE_string('clip_weights', None,
+                    'CLIP image-encoder weights for --clip: a keras-cv CLIP preset '
+                    'directory, a .weights.h5 file, or a keras-cv preset name '
+                    '(e.g. clip-vit-base-patch32; needs keras-nlp). See docs/clip.md.')
 
 # Per-dataset defaults that differ from a preset (only where the flag is unset).
 DATASET_DEFAULTS = {'moving_mnist': {'data': {'frames': 20}, 'train': {'loss': 'weighted_l2'}}}
@@ -65,7 +73,12 @@ def config_from_flags():
                'chunk_pixels', 'xla', 'log_every', 'checkpoint_every'):
     if getattr(FLAGS, name) is not None:
       train[name] = getattr(FLAGS, name)
-  return config.replace(data=data, train=train)
+  model = {} if FLAGS.clip is None else {'clip': FLAGS.clip}
+  if FLAGS.clip_weights:
+    spec = os.path.expanduser(FLAGS.clip_weights)
+    # A local path is stored absolute, so a resume from elsewhere matches it.
+    data['clip_weights'] = os.path.abspath(spec) if os.path.exists(spec) else spec
+  return config.replace(data=data, train=train, model=model)
 
 
 def main(argv):

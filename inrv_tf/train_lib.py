@@ -21,6 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import checkpoint as checkpoint_lib
+from inrv_tf import clip_cache
+from inrv_tf import clip_encoder
 from inrv_tf import config as config_lib
 from inrv_tf import data as data_lib
 from inrv_tf import distribute
@@ -144,9 +146,13 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   seed = config.train.seed
 
   chunk = config.train.chunk_pixels
+  clip = config.model.clip
 
-  def loss_and_grads(video, video_id, step):
-    """Forward and backward on this replica's videos -> loss, mse, gradients."""
+  def loss_and_grads(video, video_id, step, frame_embeddings=None):
+    """Forward and backward on this replica's videos -> loss, mse, gradients.
+
+    With Video-CLIP, frame_embeddings f32[b, T, D] (from the cache) feed the GRU.
+    """
     target = tf.reshape(video, [tf.shape(video)[0], num_pixels, 3])  # [b, T*H*W, 3]
     feats = tf.convert_to_tensor(features)
     if fraction < 1.0:
@@ -154,7 +160,7 @@ def make_train_step(state: TrainState, config: config_lib.Config,
       feats = tf.gather(feats, index)
       target = tf.gather(target, index, axis=1)
     with tf.GradientTape() as tape:
-      m = model.latent(video_id, training=True)
+      m = model.latent(video_id, frame_embeddings, training=True)
       params = model.inr_params(m)
       if not chunk:
         pred = inr.apply_inr(params, feats, dtype)
@@ -179,16 +185,17 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   if jit_compile:
     loss_and_grads = tf.function(loss_and_grads, jit_compile=True)
 
-  def replica_step(video, video_id, step):
-    loss, mse, grads = loss_and_grads(video, video_id, step)
+  def replica_step(video, video_id, step, *frame_embeddings):
+    loss, mse, grads = loss_and_grads(video, video_id, step, *frame_embeddings)
     optimizer.apply_gradients(zip(grads, variables))
     return loss, mse
 
   @tf.function
   def train_step(batch):
     step = state.step
+    clip_input = (batch['frame_embeddings'],) if clip else ()
     loss, mse = strategy.run(replica_step,
-                             args=(batch['video'], batch['video_id'], step))
+                             args=(batch['video'], batch['video_id'], step) + clip_input)
     state.step.assign_add(1)
     return {'loss': strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
             'mse': strategy.reduce(tf.distribute.ReduceOp.SUM, mse, axis=None)}
@@ -251,6 +258,24 @@ def resolve_num_videos(config: config_lib.Config, builder) -> config_lib.Config:
   return config.replace(model={'num_videos': n})
 
 
+def load_clip(config: config_lib.Config) -> clip_encoder.ClipImageEncoder | None:
+  """The frozen CLIP image encoder of a Video-CLIP run (None without CLIP).
+
+  Raises:
+    clip_encoder.ClipWeightsError: unloadable weights, or embeddings of another
+      width than the model's GRU takes.
+  """
+  if not config.model.clip:
+    return None
+  encoder = clip_encoder.load_clip_encoder(config.data.clip_weights)
+  want = config.model.resolved_clip_embedding_dim
+  if encoder.output_dim != want:
+    raise clip_encoder.ClipWeightsError(
+        f'The CLIP encoder of {config.data.clip_weights} gives {encoder.output_dim}-wide '
+        f'embeddings; the model\'s GRU takes clip_embedding_dim={want}.')
+  return encoder
+
+
 class _Checkpointer:
   """CheckpointManager for the chief; other workers write to a scratch folder."""
 
@@ -294,9 +319,14 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   data_lib.check_size(builder, config.data.frames, config.data.height, config.data.width)
   config = resolve_num_videos(config, builder)
   config_lib.validate(config)
+  encoder = load_clip(config)      # Before the workdir: bad weights write nothing.
   workdir = prepare_workdir(workdir, config, chief)
   stages = schedule.make_stages(config.model.num_videos, config.train.batch_size,
                                 config.train.progressive, config.train.stage_max_epochs)
+  # Video-CLIP trains on cached frame embeddings (f32[N, T, D]), never on CLIP.
+  frame_embeddings = None if encoder is None else clip_cache.load_embeddings(
+      encoder, builder, config.data, config.model.num_videos, log=log)
+  del encoder
 
   # --------------------------------------------------------------------- Model
   state = create_state(config, strategy)
@@ -325,7 +355,8 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
     steps_in_stage = step - stage_start
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx, n=stage.num_videos, s=steps_in_stage: data_lib.make_dataset(
-            builder, d, n, t.batch_size, t.seed, start_step=s, input_context=ctx))
+            builder, d, n, t.batch_size, t.seed, start_step=s, input_context=ctx,
+            frame_embeddings=frame_embeddings))
     log(f'Stage {stage.index}: {stage.num_videos} videos from step {step}.')
     epoch_losses, tick, tick_step = [], time.perf_counter(), step
     for batch in dataset:
@@ -351,7 +382,8 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
         tick, tick_step = time.perf_counter(), step
       if step % t.checkpoint_every == 0:
         checkpointer.save(step)
-        _write_video_summaries(state.model, builder, config, writer, step)
+        _write_video_summaries(state.model, builder, config, writer, step,
+                               frame_embeddings)
       if steps_in_stage % stage.steps_per_epoch == 0:
         epoch_loss = float(np.mean(epoch_losses))
         epoch_losses = []
@@ -368,8 +400,12 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   # ------------------------------------------------------------------ Outputs
   if not chief:
     return {}
-  summary = evaluate_reconstructions(state.model, builder, config, workdir, log)
+  summary = evaluate_reconstructions(state.model, builder, config, workdir, log,
+                                    frame_embeddings=frame_embeddings)
   summary['step'] = step
+  if frame_embeddings is not None:
+    path = clip_cache.save_learned_latents(workdir, state.model, frame_embeddings)
+    log(f'Wrote the training videos\' m (for inference without CLIP) to {path}.')
   io.write_json(workdir / 'metrics.json', summary)
   log(f'Reconstruction over {summary["num_videos"]} training videos: '
       f'PSNR {summary["psnr"]:.2f} dB, SSIM {summary["ssim"]:.4f} '
@@ -383,19 +419,26 @@ def _checkpoint_step(checkpointer: _Checkpointer) -> int:
   return int(latest.rsplit('-', 1)[-1]) if latest else -1
 
 
-def reconstruct(model, video_ids, config: config_lib.Config) -> tf.Tensor:
-  """Renders training videos by id at the training size: f32[B, T, H, W, 3] in [-1, 1]."""
+def reconstruct(model, video_ids, config: config_lib.Config,
+                frame_embeddings=None) -> tf.Tensor:
+  """Renders training videos by id at the training size: f32[B, T, H, W, 3] in [-1, 1].
+
+  frame_embeddings: with Video-CLIP, the cached f32[N, T, D] (rows by video id).
+  """
   d = config.data
-  m = model.latent(tf.constant(video_ids, tf.int32))
+  clip_input = None if frame_embeddings is None else tf.constant(
+      frame_embeddings[np.asarray(video_ids)], tf.float32)
+  m = model.latent(tf.constant(video_ids, tf.int32), clip_input)
   return render.render_video(model, m, d.frames, d.height, d.width)
 
 
-def _write_video_summaries(model, builder, config, writer, step: int) -> None:
+def _write_video_summaries(model, builder, config, writer, step: int,
+                           frame_embeddings=None) -> None:
   """A filmstrip (up to 8 frames side by side) of a few reconstructions."""
   n = min(config.train.summary_videos, config.model.num_videos)
   if n <= 0:
     return
-  video = data_lib.to_uint8(reconstruct(model, list(range(n)), config))
+  video = data_lib.to_uint8(reconstruct(model, list(range(n)), config, frame_embeddings))
   frames = video[:, :: max(1, video.shape[1] // 8)][:, :8]        # [n, k, H, W, 3]
   strip = tf.concat(tf.unstack(frames, axis=1), axis=2)            # [n, H, k*W, 3]
   with writer.as_default(step=step):
@@ -404,14 +447,14 @@ def _write_video_summaries(model, builder, config, writer, step: int) -> None:
 
 def evaluate_reconstructions(model, builder, config: config_lib.Config, workdir,
                              log: Callable[[str], None] = print,
-                             batch_size: int = 4) -> dict:
+                             batch_size: int = 4, frame_embeddings=None) -> dict:
   """PSNR/SSIM (on [0, 1]) of every training video; writes a few as .mp4/.gif."""
   d = config.data
   out_dir = pathlib.Path(workdir) / 'reconstructions'
   psnrs, ssims, written = [], [], 0
   for batch in data_lib.eval_dataset(builder, d, config.model.num_videos, batch_size):
     ids = batch['video_id'].numpy()
-    recon = reconstruct(model, ids, config)
+    recon = reconstruct(model, ids, config, frame_embeddings)
     truth = tf.cast(batch['video'], tf.float32) / 255.0
     pred = (tf.clip_by_value(recon, -1.0, 1.0) + 1.0) / 2.0
     psnrs += list(metrics.psnr(pred, truth, 1.0).numpy())
