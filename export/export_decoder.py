@@ -89,10 +89,13 @@ def export_module(module, model_dir, version: int | None = None,
 
 
 def export_workdir(workdir, export_dir, name: str, version: int | None = None,
-                   checkpoint: str | None = None, **module_kwargs) -> pathlib.Path:
+                   checkpoint: str | None = None, denoise: bool = False,
+                   **module_kwargs) -> pathlib.Path:
   """Restores a trained workdir and exports it to <export_dir>/<name>/<version>/.
 
   Args:
+    denoise: pass every signature's frames through the workdir's denoising
+      VQ-VAE-2 (python -m inrv_tf.denoise train).
     module_kwargs: max_pixels, chunk_pixels, max_videos of InrvServingModule.
   Raises:
     ExportError: a bad name or version. checkpoint.CheckpointError,
@@ -103,8 +106,10 @@ def export_workdir(workdir, export_dir, name: str, version: int | None = None,
   if not name or not _NAME.match(name):
     raise ExportError(f'--name must be letters, digits, ".", "_" or "-" (not '
                       f'starting with "." or "-"), got {name!r}.')
+  from inrv_tf import denoiser as denoiser_lib
   config, model = checkpoint_lib.load_model(workdir, checkpoint)
-  module = serving_module.InrvServingModule(model, **module_kwargs)
+  den = denoiser_lib.load_denoiser(workdir) if denoise else None
+  module = serving_module.InrvServingModule(model, denoiser=den, **module_kwargs)
   return export_module(module, pathlib.Path(export_dir) / name, version,
                        config.to_json())
 
@@ -126,6 +131,8 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> flags.FlagValue
   define('integer', 'max_videos', defaults['max_videos'],
          'Largest number of videos one request may ask for.')
   define('string', 'checkpoint', None, 'A checkpoint path (default: the workdir\'s newest).')
+  define('bool', 'denoise', False, 'Pass every signature\'s frames through the workdir\'s '
+         'denoising VQ-VAE-2 (python -m inrv_tf.denoise train).')
   return flag_values
 
 
@@ -146,7 +153,7 @@ def export_from_flags(flag_values: flags.FlagValues) -> pathlib.Path:
         raise ExportError(f'--{flag} is required.')
     path = export_workdir(f.workdir, f.export_dir, f.name, f.version, f.checkpoint,
                           max_pixels=f.max_pixels, chunk_pixels=f.chunk_pixels,
-                          max_videos=f.max_videos)
+                          max_videos=f.max_videos, denoise=f.denoise)
   except (ExportError, checkpoint_lib.CheckpointError, FileNotFoundError, OSError,
           ValueError, NotImplementedError) as e:
     print(f'export_decoder: {e}', file=sys.stderr)

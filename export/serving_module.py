@@ -27,6 +27,10 @@ before anything is rendered when: a size is <= 0, frames > MAX_FRAMES, a side >
 MAX_SIDE, N < 1 or N > max_videos, N * frames * height * width > max_pixels, a
 video id is out of range, or a code is not finite. max_pixels, max_videos and
 chunk_pixels are fixed at export time.
+
+Exported with a denoiser (export_decoder --denoise), every signature's frames
+pass through the workdir's denoising VQ-VAE-2 (paper Section 4.2,
+`inrv_tf.denoiser.denoise_tensor`) before they become uint8.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from inrv_tf import data
+from inrv_tf import denoiser as denoiser_lib
 from inrv_tf import render
 
 MAX_FRAMES = 1024
@@ -126,7 +131,7 @@ class InrvServingModule(tf.Module):
 
   def __init__(self, model, max_pixels: int = DEFAULT_MAX_PIXELS,
                chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
-               max_videos: int = DEFAULT_MAX_VIDEOS):
+               max_videos: int = DEFAULT_MAX_VIDEOS, denoiser=None):
     super().__init__(name='inrv_serving')
     # N * frames * height * width is checked in int64, but one video's
     # frames * height * width is rendered in int32 (render_params).
@@ -139,6 +144,11 @@ class InrvServingModule(tf.Module):
     self._inr_params = model.inr_params  # A bound method: not tracked itself.
     self._num_frequencies = model.model_config.num_frequencies
     self.hypernet = hypernet_variables(model)
+    # A plain dataclass, so not tracked; the VQ-VAE-2's tf.Variables are, as the
+    # hypernetwork's are (the session loader's reason, see hypernet_variables).
+    self._denoiser = denoiser
+    if denoiser is not None:
+      self.denoiser = denoiser_lib.serving_variables(denoiser)
     codes = learned_latents(model)
     self.latents = tf.Variable(codes, trainable=False, name='learned_latents')
     # Readable after tf.saved_model.load (loaded.max_pixels.numpy()).
@@ -193,6 +203,8 @@ class InrvServingModule(tf.Module):
     video = render.render_params(self._inr_params(z), frames, height, width,
                                  self._num_frequencies, chunk)
     video = tf.ensure_shape(video, [None, None, None, None, 3])
+    if self._denoiser is not None:
+      video = denoiser_lib.denoise_tensor(self._denoiser.model, video, self._denoiser.size)
     return data.to_uint8(video)
 
   # Signatures ---------------------------------------------------------------

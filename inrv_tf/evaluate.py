@@ -35,6 +35,7 @@ import tensorflow_datasets as tfds
 
 from inrv_tf import checkpoint
 from inrv_tf import data
+from inrv_tf import denoiser
 from inrv_tf import fvd
 from inrv_tf import inversion
 from inrv_tf import io
@@ -83,6 +84,7 @@ class Settings:
   heldout_split: str | None = None
   sr_low: int = 32
   sr_high: int = 128
+  denoise: bool = False
 
 
 @dataclasses.dataclass
@@ -164,10 +166,13 @@ def load_videos(builder, split: str, ids, frames: int, height: int, width: int,
 
 
 def render_uint8(model, codes, frames: int, height: int, width: int,
-                 s: Settings) -> np.ndarray:
-  """Renders codes to uint8[N, frames, height, width, 3] (clipped, rounded)."""
+                 s: Settings, denoise=None) -> np.ndarray:
+  """Renders codes to uint8[N, frames, height, width, 3] (clipped, rounded), through
+  the denoising VQ-VAE-2 `denoise` (a `denoiser.Denoiser`) when given."""
   videos = render.render_codes(model, codes, frames, height, width, s.chunk_pixels,
                                s.batch_size)
+  if denoise is not None:
+    videos = denoiser.denoise_videos(denoise, videos)
   return data.to_uint8(videos).numpy()
 
 
@@ -258,7 +263,8 @@ def real_statistics(config, builder, network, size: int, s: Settings, log):
   return fvd.cached_statistics(s.fvd_cache, key, compute, log), len(ids)
 
 
-def sample_fvd(config, model, builder, network, size: int, codes, s: Settings, log) -> dict:
+def sample_fvd(config, model, builder, network, size: int, codes, s: Settings, log,
+               denoise=None) -> dict:
   """FVD of random samples rendered at size x size, and what it was computed on."""
   frames = config.data.frames
   stored = builder.info.features['video'].shape[1]
@@ -268,19 +274,23 @@ def sample_fvd(config, model, builder, network, size: int, codes, s: Settings, l
   def batches():
     for start in range(0, len(codes), s.fvd_batch_size):
       videos = render_uint8(model, codes[start:start + s.fvd_batch_size], frames, size,
-                            size, s)
+                            size, s, denoise)
       yield videos[:, :s.fvd_frames]
 
+  what = 'samples' if denoise is None else 'denoised samples'
   features = fvd.compute_features(network, batches(), len(codes),
-                                  f'{len(codes)} samples at {size}', log)
+                                  f'{len(codes)} {what} at {size}', log)
   mu, sigma = metrics.feature_statistics(features)
   return {'fvd': metrics.frechet_distance(mu, sigma, mu_r, sigma_r), 'size': size,
           'real_size': real_size, 'num_real': num_real}
 
 
 def fvd_table(config, model, builder, network, s: Settings, log,
-              sizes=None) -> Table:
-  """Table 2 (one size, --size, default 128) or Table 4 (several, --sizes)."""
+              sizes=None, denoise=None) -> Table:
+  """Table 2 (one size, --size, default 128) or Table 4 (several, --sizes).
+
+  With a denoiser (Table 2), a second row: the same samples passed through it.
+  """
   if s.fvd_frames > config.data.frames:
     raise ValueError(f'FVD takes the first --fvd_frames={s.fvd_frames} frames of videos '
                      f'rendered at the training length, {config.data.frames} frames: '
@@ -295,10 +305,14 @@ def fvd_table(config, model, builder, network, s: Settings, log,
               'sizes': [{k: r[k] for k in ('size', 'real_size', 'num_real')} for r in results]}
   if not sizes:
     r = results[0]
+    rows = [{'method': 'INR-V', 'fvd': r['fvd']}]
+    if denoise is not None:
+      d = sample_fvd(config, model, builder, network, r['size'], codes, s, log, denoise)
+      rows.append({'method': 'INR-V + denoising VQ-VAE-2', 'fvd': d['fvd']})
+      settings['denoiser_size'] = denoise.size
     return Table(name, f'Table 2: FVD_{f} of {s.num_samples} random videos at '
                  f'{r["size"]} x {r["size"]} ({config.data.dataset})',
-                 [('method', 'Method'), ('fvd', f'FVD_{f}')],
-                 [{'method': 'INR-V', 'fvd': r['fvd']}], settings)
+                 [('method', 'Method'), ('fvd', f'FVD_{f}')], rows, settings)
   columns = [('method', 'Method')] + [(f'fvd_{r["size"]}', f'{r["size"]} x {r["size"]}')
                                       for r in results]
   row = {'method': 'INR-V', **{f'fvd_{r["size"]}': r['fvd'] for r in results}}
@@ -462,6 +476,8 @@ def check_settings(table: str, s: Settings) -> None:
     raise ValueError(f'--scales must be positive, got {s.scales}.')
   if table in ('fvd', 'multires') and s.num_samples < 2:
     raise ValueError('FVD needs at least 2 samples (a covariance).')
+  if s.denoise and table != 'fvd':
+    raise ValueError('--denoise applies to --table=fvd (Table 2) only.')
 
 
 def evaluate(workdir, table: str, settings: Settings = Settings(), out=None,
@@ -472,6 +488,7 @@ def evaluate(workdir, table: str, settings: Settings = Settings(), out=None,
   network = None
   if table in ('fvd', 'multires'):          # Fails fast (with how to get I3D) if absent.
     network = fvd.load_feature_network(settings.i3d)
+  denoise = denoiser.load_denoiser(workdir) if settings.denoise else None
   config, model = checkpoint.load_model(workdir)
   if settings.fvd_cache is None:
     settings = dataclasses.replace(settings, fvd_cache=str(pathlib.Path(workdir) / 'fvd_cache'))
@@ -480,7 +497,7 @@ def evaluate(workdir, table: str, settings: Settings = Settings(), out=None,
     result = reconstruction_table(config, model, builder, settings, log)
   elif table in ('fvd', 'multires'):
     sizes = list(settings.sizes) if table == 'multires' else None
-    result = fvd_table(config, model, builder, network, settings, log, sizes)
+    result = fvd_table(config, model, builder, network, settings, log, sizes, denoise)
   elif table == 'superres':
     result = superres_table(config, model, builder, settings, log)
   else:
@@ -530,6 +547,8 @@ def define_flags(flag_values=flags.FLAGS) -> None:
          'training split after the trained videos).')
   integer('sr_low', d.sr_low, 'inversion: superresolution input size.')
   integer('sr_high', d.sr_high, 'inversion: superresolution output size.')
+  boolean('denoise', d.denoise, 'fvd: add the row of INR-V + the workdir\'s denoising '
+          'VQ-VAE-2 (python -m inrv_tf.denoise train), as Table 2 does.')
 
 
 def settings_from_flags(flag_values=flags.FLAGS) -> Settings:

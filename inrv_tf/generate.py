@@ -30,17 +30,21 @@ flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (memory bound; '
                      'default render.DEFAULT_CHUNK_PIXELS = 32768).')
 flags.DEFINE_integer('batch_size', 4, 'Videos rendered together.')
 flags.DEFINE_integer('fps', 10, 'Frames per second of the written files.')
+flags.DEFINE_bool('denoise', False, 'Pass the frames through the workdir\'s denoising '
+                  'VQ-VAE-2 (python -m inrv_tf.denoise train; paper Section 4.2).')
 
 
 def generate(workdir, out, num_samples, mode, seed, size, chunk_pixels,
-             batch_size, fps, log=print) -> list:
+             batch_size, fps, log=print, denoise: bool = False) -> list:
   """Samples codes, renders them and writes the files; returns the video paths."""
   import pathlib
   import numpy as np
-  from inrv_tf import checkpoint, data, io, render, sample
+  from inrv_tf import checkpoint, data, denoiser, io, render, sample
   if chunk_pixels is None:
     chunk_pixels = render.DEFAULT_CHUNK_PIXELS
   config, model = checkpoint.load_model(workdir)
+  if denoise:
+    denoiser.cached_denoiser(workdir)   # No denoiser: fail before rendering anything.
   frames, height, width = render.output_size(config.data, *size)
   render.check_size(frames, height, width, chunk_pixels)
   codes = sample.sample_codes(sample.learned_codes(model), num_samples, seed, mode)
@@ -51,11 +55,13 @@ def generate(workdir, out, num_samples, mode, seed, size, chunk_pixels,
   for start in range(0, len(codes), batch_size):
     videos = render.render_codes(model, codes[start:start + batch_size], frames,
                                  height, width, chunk_pixels, batch_size)
+    videos = denoiser.maybe_denoise(videos, workdir, denoise)
     for i, video in enumerate(data.to_uint8(videos).numpy(), start):
       for suffix in ('.mp4', '.gif'):
         io.write_video(out / f'sample_{i:03d}{suffix}', video, fps)
       paths.append(out / f'sample_{i:03d}.mp4')
-  log(f'Wrote {len(codes)} {mode} samples of {frames} x {height} x {width} to {out}.')
+  what = f'denoised {mode}' if denoise else mode
+  log(f'Wrote {len(codes)} {what} samples of {frames} x {height} x {width} to {out}.')
   return paths
 
 
@@ -73,7 +79,7 @@ def main(argv):
     generate(FLAGS.workdir, FLAGS.out, FLAGS.num_samples, FLAGS.mode, FLAGS.seed,
              (FLAGS.frames, FLAGS.height, FLAGS.width),
              FLAGS.chunk_pixels, FLAGS.batch_size,
-             FLAGS.fps)
+             FLAGS.fps, denoise=FLAGS.denoise)
   except (ValueError, FileNotFoundError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(1)

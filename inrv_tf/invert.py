@@ -44,6 +44,8 @@ flags.DEFINE_integer('batch_size', 8, 'Videos inverted together.')
 flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (memory bound; '
                      'default render.DEFAULT_CHUNK_PIXELS = 32768).')
 flags.DEFINE_integer('fps', 10, 'Frames per second of the written files.')
+flags.DEFINE_bool('denoise', False, 'Also write NAME_denoised (the result through the '
+                  'workdir\'s denoising VQ-VAE-2) and its scores as <metric>_denoised.')
 
 
 def dataset_videos(config, ids, height: int, width: int) -> list:
@@ -121,8 +123,10 @@ def masked_batch(model, task, videos, args, kwargs, log):
   full = render.render_codes(model, result.codes, *videos.shape[1:4],
                              args['chunk_pixels'])
   shown = np.where(mask[None, ..., None], videos, -1.0)   # Hidden pixels black.
-  return (result, inversion.score(full, videos, mask),
-          {'input': videos, 'mask': shown, 'result': full})
+  scores = inversion.score(full, videos, mask)
+  files = {'input': videos, 'mask': shown, 'result': full}
+  add_denoised(files, scores, args.get('denoiser'), videos, mask)
+  return result, scores, files
 
 
 def superresolution_batch(model, low, truth, args, kwargs, log):
@@ -146,7 +150,20 @@ def superresolution_batch(model, low, truth, args, kwargs, log):
     for key, value in inversion.score(bicubic, truth).items():
       scores[f'bicubic_{key}'] = value
     files['truth'] = truth
+  add_denoised(files, scores, args.get('denoiser'), truth)
   return result, scores, files
+
+
+def add_denoised(files, scores, den, target, mask=None) -> None:
+  """With a denoiser: files['denoised'] is the result through it, and its scores
+  against `target` (if any) join `scores` as '<metric>_denoised'."""
+  if den is None:
+    return
+  from inrv_tf import denoiser, inversion
+  files['denoised'] = denoiser.denoise_videos(den, files['result'])
+  if target is not None:
+    for key, value in inversion.score(files['denoised'], target, mask).items():
+      scores[f'{key}_denoised'] = value
 
 
 def write_batch(names, result, scores, files, out, fps) -> dict:
@@ -170,7 +187,7 @@ def invert_videos(workdir, out, task, video_path, ids, args, log=print) -> dict:
   """The command: loads the model and inputs, inverts in batches, writes metrics.json."""
   import pathlib
   import numpy as np
-  from inrv_tf import checkpoint, inversion, io, losses, render
+  from inrv_tf import checkpoint, denoiser, inversion, io, losses, render
   inversion.check_task(task)
   if args['chunk_pixels'] is None:
     args = {**args, 'chunk_pixels': render.DEFAULT_CHUNK_PIXELS}
@@ -178,6 +195,7 @@ def invert_videos(workdir, out, task, video_path, ids, args, log=print) -> dict:
   if args['init'] not in inversion.INITS:
     raise ValueError(f'Unknown init {args["init"]!r}; expected one of {inversion.INITS}.')
   config, model = checkpoint.load_model(workdir)
+  args = {**args, 'denoiser': denoiser.load_denoiser(workdir) if args.get('denoise') else None}
   if task == 'superresolution':
     names, videos, truth = load_superresolution_inputs(
         config, video_path, ids, args['low_size'], args['high_size'], log)
@@ -224,7 +242,7 @@ def main(argv):
   from inrv_tf import io  # Light: the checks below fail fast, before TensorFlow loads.
   args = {name: getattr(FLAGS, name) for name in (
       'steps', 'lr', 'loss', 'init', 'seed', 'size', 'low_size', 'high_size',
-      'batch_size', 'fps')}
+      'batch_size', 'fps', 'denoise')}
   args['chunk_pixels'] = FLAGS.chunk_pixels
   try:
     for name in ('workdir', 'out'):
