@@ -110,3 +110,45 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
     else:
       x = y
   return x
+
+
+def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
+                      dtype=tf.float32):
+  """Per-video loss and its gradient w.r.t. the INR parameters, chunk by chunk.
+
+  Memory is bounded by the chunk: each chunk's activations are freed before
+  the next, and only the (small) per-video parameter gradients accumulate.
+  Every loss here is a mean over pixels, so chunk means weighted by their
+  share of the pixels add up to the whole video's.
+
+  Args:
+    params: [W0 f32[b, in, out], b0 f32[b, out], ...].
+    features: f32[P, F]; target: f32[b, P, 3].
+    loss_fn: (pred f32[b, n, 3], target f32[b, n, 3]) -> f32[b], a mean over pixels.
+  Returns:
+    (loss f32[b], mse f32[b], [dloss_sum/dW0, dloss_sum/db0, ...]) where
+    loss_sum = sum over videos of the per-video loss.
+  """
+  num_pixels = tf.shape(features)[0]
+  num_chunks = (num_pixels + chunk - 1) // chunk
+  batch = tf.shape(target)[0]
+  loss = tf.zeros([batch])
+  mse = tf.zeros([batch])
+  grads = [tf.zeros_like(p) for p in params]
+  for i in tf.range(num_chunks):
+    start = i * chunk
+    stop = tf.minimum(start + chunk, num_pixels)
+    share = tf.cast(stop - start, tf.float32) / tf.cast(num_pixels, tf.float32)
+    # Inside the loop body the captured params are other tensors than outside:
+    # differentiate with respect to copies made here.
+    local = [tf.identity(p) for p in params]
+    with tf.GradientTape() as tape:
+      tape.watch(local)
+      pred = apply_inr(local, features[start:stop], dtype)
+      chunk_loss = loss_fn(pred, target[:, start:stop]) * share       # [b]
+      total = tf.reduce_sum(chunk_loss)
+    chunk_grads = tape.gradient(total, local)
+    loss += chunk_loss
+    mse += tf.reduce_mean(tf.square(pred - target[:, start:stop]), axis=[1, 2]) * share
+    grads = [g + c for g, c in zip(grads, chunk_grads)]
+  return loss, mse, grads

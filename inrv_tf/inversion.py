@@ -219,19 +219,12 @@ def make_step(model, code: tf.Variable, optimizer, loss_fn: Callable,
 
   @tf.function
   def step(features, target):
-    total_pixels = tf.shape(features)[0]
-    num_chunks = (total_pixels + chunk_pixels - 1) // chunk_pixels
-    grad = tf.zeros_like(code)
-    per_video = tf.zeros([tf.shape(code)[0]])
-    for i in tf.range(num_chunks):
-      lo, hi = i * chunk_pixels, tf.minimum((i + 1) * chunk_pixels, total_pixels)
-      share = tf.cast(hi - lo, tf.float32) / tf.cast(total_pixels, tf.float32)
-      with tf.GradientTape() as tape:
-        pred = inr.apply_inr(model.inr_params(code), features[lo:hi])   # [B, n, 3]
-        chunk_loss = loss_fn(pred, target[:, lo:hi]) * share            # [B]
-        total = tf.reduce_sum(chunk_loss)   # Codes are independent: sum over videos.
-      grad += tape.gradient(total, code)
-      per_video += chunk_loss
+    # The hypernetwork runs once per step; only the INR goes chunk by chunk.
+    with tf.GradientTape() as tape:
+      params = model.inr_params(code)
+    per_video, _, param_grads = inr.chunked_inr_grads(
+        params, features, target, loss_fn, chunk_pixels)   # Codes are independent.
+    grad = tape.gradient(params, code, output_gradients=param_grads)
     optimizer.apply_gradients([(grad, code)])
     return per_video
 

@@ -86,46 +86,6 @@ def sample_pixels(num_pixels: int, fraction: float, seed: int, step) -> tf.Tenso
   return tf.sort(perm[:count])
 
 
-def chunked_inr_grads(params, features, target, loss_fn, chunk: int, dtype):
-  """Per-video loss and its gradient w.r.t. the INR parameters, chunk by chunk.
-
-  Memory is bounded by the chunk: each chunk's activations are freed before
-  the next, and only the (small) per-video parameter gradients accumulate.
-  Every loss here is a mean over pixels, so chunk means weighted by their
-  share of the pixels add up to the whole video's.
-
-  Args:
-    params: [W0 f32[b, in, out], b0 f32[b, out], ...].
-    features: f32[P, F]; target: f32[b, P, 3].
-  Returns:
-    (loss f32[b], mse f32[b], [dloss_sum/dW0, dloss_sum/db0, ...]) where
-    loss_sum = sum over videos of the per-video loss.
-  """
-  num_pixels = tf.shape(features)[0]
-  num_chunks = (num_pixels + chunk - 1) // chunk
-  batch = tf.shape(target)[0]
-  loss = tf.zeros([batch])
-  mse = tf.zeros([batch])
-  grads = [tf.zeros_like(p) for p in params]
-  for i in tf.range(num_chunks):
-    start = i * chunk
-    stop = tf.minimum(start + chunk, num_pixels)
-    share = tf.cast(stop - start, tf.float32) / tf.cast(num_pixels, tf.float32)
-    # Inside the loop body the captured params are other tensors than outside:
-    # differentiate with respect to copies made here.
-    local = [tf.identity(p) for p in params]
-    with tf.GradientTape() as tape:
-      tape.watch(local)
-      pred = inr.apply_inr(local, features[start:stop], dtype)
-      chunk_loss = loss_fn(pred, target[:, start:stop]) * share       # [b]
-      total = tf.reduce_sum(chunk_loss)
-    chunk_grads = tape.gradient(total, local)
-    loss += chunk_loss
-    mse += losses.l2(pred, target[:, start:stop]) * share
-    grads = [g + c for g, c in zip(grads, chunk_grads)]
-  return loss, mse, grads
-
-
 def make_train_step(state: TrainState, config: config_lib.Config,
                     strategy: tf.distribute.Strategy, features: tf.Variable,
                     jit_compile: bool = False) -> Callable:
@@ -167,7 +127,7 @@ def make_train_step(state: TrainState, config: config_lib.Config,
         per_video = loss_fn(pred, target)
         loss = tf.nn.compute_average_loss(per_video, global_batch_size=global_batch)
     if chunk:
-      per_video, per_video_mse, param_grads = chunked_inr_grads(
+      per_video, per_video_mse, param_grads = inr.chunked_inr_grads(
           params, feats, target, loss_fn, chunk, dtype)
       scale = 1.0 / global_batch
       grads = tape.gradient(params, variables,
