@@ -1,13 +1,20 @@
-"""Inversion time per video.
+"""Inversion: seconds per step and seconds to the loss's plateau.
 
-    python benchmarks/invert.py --preset=paper --steps=50       # untrained paper-size model
-    python benchmarks/invert.py --workdir=/tmp/balls --batch=4 --steps=500
+    python benchmarks/invert.py --preset=paper                  # untrained paper-size model
+    python benchmarks/invert.py --workdir=/tmp/balls --batch=4
 
 Inverts --batch videos of --frames x --size x --size (default 25 x 32 x 32, the
-paper's superresolution input) for --steps Adam steps on all pixels, and
-prints one JSON line: seconds per video (the whole run, first trace included,
-divided by the batch), seconds per step after the first, the steps used, and
-the peak RSS. The targets are random videos: timing does not depend on them.
+paper's superresolution input) on all pixels for --steps Adam steps (the
+default of `inversion.invert`), from the mean code. The targets are videos of
+the model's own space, rendered from random codes (a Gaussian fitted to the
+learned codes), so a plateau exists and is reachable.
+
+The plateau is the first step whose running-best PSNR is within --plateau_db of
+the best PSNR of the whole run; `seconds_to_plateau` is the wall time of the
+run up to that step, the first step's tracing included. One JSON line with
+median_s (one step), pixel_steps_per_s, gflops (per step: 6 x (pixels x INR
+MACs) + the hypernetwork's forward and input gradient), peak_rss_mib, then a
+matmul-ceiling line from the same process.
 """
 
 from __future__ import annotations
@@ -19,17 +26,28 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+
+import common  # noqa: E402  (benchmarks/common.py: the matmul ceiling)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model size when no --workdir.')
 flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
 flags.DEFINE_integer('size', 32, 'Square size inverted at.')
 flags.DEFINE_integer('frames', 25, 'Frames per video.')
-flags.DEFINE_integer('steps', 100, 'Adam steps.')
+flags.DEFINE_integer('steps', None, 'Adam steps (default: inversion.DEFAULT_STEPS).')
 flags.DEFINE_integer('batch', 1, 'Videos inverted together.')
 flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: render\'s).')
+flags.DEFINE_float('plateau_db', 0.1, 'PSNR within this of the run\'s best is the plateau.')
+
+
+def plateau_step(psnr, tolerance_db: float) -> int:
+  """1-based step from which the running best is within tolerance of the best."""
+  import numpy as np
+  running = np.maximum.accumulate(np.asarray(psnr))
+  return int(np.argmax(running >= running[-1] - tolerance_db)) + 1
 
 
 def main(argv):
@@ -37,29 +55,42 @@ def main(argv):
   import numpy as np
   import tensorflow as tf
   import render as render_benchmark   # benchmarks/render.py: model loading, RSS, device.
+  from inrv_tf import distribute
   from inrv_tf import inversion
   from inrv_tf import render
   model, source = render_benchmark.load_model(FLAGS.workdir, FLAGS.preset)
   chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
-  shape = (FLAGS.batch, FLAGS.frames, FLAGS.size, FLAGS.size, 3)
-  videos = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-  mask = inversion.full_mask(*shape[1:4])
-  result = inversion.invert(model, videos, mask, steps=FLAGS.steps, chunk_pixels=chunk)
-  # The first step includes tracing: time the rest from a second, short run.
-  warm = inversion.invert(model, videos, mask, steps=min(FLAGS.steps, 20) + 1,
-                          chunk_pixels=chunk)
-  first = inversion.invert(model, videos, mask, steps=1, chunk_pixels=chunk)
-  per_step = (warm.seconds - first.seconds) / (warm.steps - 1)
+  steps = FLAGS.steps or inversion.DEFAULT_STEPS
+  frames, size, batch = FLAGS.frames, FLAGS.size, FLAGS.batch
+  codes = inversion.initial_codes(model, batch, 'random', seed=1)
+  videos = render.render_video(model, codes, frames, size, size, chunk).numpy()
+  mask = inversion.full_mask(frames, size, size)
+  result = inversion.invert(model, videos, mask, steps=steps, chunk_pixels=chunk)
+  # Per-step time without tracing: a 1-step and an 11-step run of the same kind.
+  one = inversion.invert(model, videos, mask, steps=1, chunk_pixels=chunk)
+  eleven = inversion.invert(model, videos, mask, steps=11, chunk_pixels=chunk)
+  per_step = (eleven.seconds - one.seconds) / 10
+  psnr = 10 * np.log10(4.0 / np.maximum(result.losses.mean(axis=1), 1e-12))  # L2 on [-1, 1]
+  at = plateau_step(psnr, FLAGS.plateau_db)
+  first_step = one.seconds                       # tracing plus one step
+  pixels = batch * frames * size * size
+  spec = model.spec
+  hyper = sum(int(np.prod(v.shape)) for v in model.hypernet_variables)
+  gflop = (6 * pixels * spec.macs_per_pixel + 4 * batch * hyper) / 1e9
   print(json.dumps({
-      'benchmark': 'invert', 'model': source, 'preset': FLAGS.preset,
-      'frames': FLAGS.frames, 'height': FLAGS.size, 'width': FLAGS.size,
-      'batch': FLAGS.batch, 'steps': result.steps, 'chunk_pixels': chunk,
-      'seconds_per_video': round(result.seconds / FLAGS.batch, 3),
-      'seconds_per_step': round(per_step, 5),
-      'seconds_per_video_500_steps': round(per_step * 500 / FLAGS.batch, 2),
-      'peak_rss_mb': round(render_benchmark.peak_rss_mb(), 1),
-      'device': render_benchmark.device_name(), 'tensorflow': tf.__version__}),
-        flush=True)
+      'benchmark': 'invert', 'model': source, 'preset': FLAGS.preset, 'frames': frames,
+      'height': size, 'width': size, 'batch': batch, 'chunk_pixels': chunk,
+      'steps': result.steps, 'median_s': round(per_step, 4),
+      'pixel_steps_per_s': round(pixels / per_step), 'gflops': round(gflop, 2),
+      'gflops_per_s': round(gflop / per_step, 1),
+      'plateau_step': at, 'plateau_psnr': round(float(psnr[at - 1]), 2),
+      'best_psnr': round(float(psnr.max()), 2), 'start_psnr': round(float(psnr[0]), 2),
+      'seconds_to_plateau': round(first_step + (at - 1) * per_step, 2),
+      'seconds_whole_run': round(result.seconds, 2),
+      'peak_rss_mib': round(render_benchmark.peak_rss_mb(), 1),
+      'onednn': distribute.onednn_enabled(), 'device': render_benchmark.device_name(),
+      'tensorflow': tf.__version__}), flush=True)
+  print(json.dumps(common.matmul_ceiling('float32')), flush=True)
 
 
 if __name__ == '__main__':

@@ -19,9 +19,12 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
+import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+import common  # noqa: E402  (benchmarks/common.py: the matmul ceiling)
 
 FLAGS = flags.FLAGS
 
@@ -30,7 +33,9 @@ def define_flags():
   """Defined on demand, so that benchmarks/invert.py can import the helpers here."""
   flags.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model size when no --workdir.')
   flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
-  flags.DEFINE_list('sizes', ['128'], 'Square sizes to render.')
+  flags.DEFINE_list('sizes', ['128'], 'Square sizes to render (--frames frames each).')
+  flags.DEFINE_list('shapes', [], 'Shapes FRAMESxHEIGHTxWIDTH to render instead of --sizes, '
+                    'e.g. 25x128x128,50x360x360.')
   flags.DEFINE_integer('frames', 25, 'Frames per video.')
   flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: render\'s).')
   flags.DEFINE_integer('repeats', 3, 'Timed renders per size (the best is reported).')
@@ -63,20 +68,29 @@ def main(argv):
   model, source = load_model(FLAGS.workdir, FLAGS.preset)
   chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
   code = model.latents.codes[:1]
-  for size in map(int, FLAGS.sizes):
-    render.render_video(model, code, FLAGS.frames, size, size, chunk).numpy()  # Warm-up.
+  from inrv_tf import distribute
+  macs = model.spec.macs_per_pixel
+  shapes = ([tuple(map(int, s.split('x'))) for s in FLAGS.shapes] if FLAGS.shapes
+            else [(FLAGS.frames, int(s), int(s)) for s in FLAGS.sizes])
+  for frames, height, width in shapes:
+    render.render_video(model, code, frames, height, width, chunk).numpy()  # Warm-up.
     times = []
     for _ in range(FLAGS.repeats):
       start = time.perf_counter()
-      render.render_video(model, code, FLAGS.frames, size, size, chunk).numpy()
+      render.render_video(model, code, frames, height, width, chunk).numpy()
       times.append(time.perf_counter() - start)
+    best = min(times)
+    gflop = 2 * frames * height * width * macs / 1e9
     print(json.dumps({
         'benchmark': 'render', 'model': source, 'preset': FLAGS.preset,
-        'frames': FLAGS.frames, 'height': size, 'width': size, 'chunk_pixels': chunk,
-        'seconds_per_frame': round(min(times) / FLAGS.frames, 5),
-        'seconds_per_video': round(min(times), 4),
-        'peak_rss_mb': round(peak_rss_mb(), 1), 'device': device_name(),
+        'frames': frames, 'height': height, 'width': width, 'chunk_pixels': chunk,
+        'median_s': round(sorted(times)[len(times) // 2], 4),
+        'seconds_per_video': round(best, 4), 'seconds_per_frame': round(best / frames, 5),
+        'pixels_per_s': round(frames * height * width / best), 'gflops': round(gflop, 2),
+        'gflops_per_s': round(gflop / best, 1), 'peak_rss_mib': round(peak_rss_mb(), 1),
+        'onednn': distribute.onednn_enabled(), 'device': device_name(),
         'tensorflow': tf.__version__}), flush=True)
+  print(json.dumps(common.matmul_ceiling('float32')), flush=True)
 
 
 if __name__ == '__main__':

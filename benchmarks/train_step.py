@@ -24,9 +24,12 @@ import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+import common  # noqa: E402  (benchmarks/common.py)
 
 flags.DEFINE_enum('preset', None, ['paper', 'small'], 'Preset; unset: the standard set.')
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
@@ -34,6 +37,7 @@ flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
 flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16'], 'Matmul precision.')
 flags.DEFINE_bool('xla', False, 'jit_compile the step.')
+flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: the preset\'s).')
 flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing).')
 FLAGS = flags.FLAGS
@@ -53,31 +57,17 @@ def hypernet_macs(model_config, spec) -> int:
   return hidden + m.hyper_width * spec.num_params
 
 
-def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
-  import tensorflow as tf
-  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
-  a = tf.random.normal([n, n], dtype=tf.float32)
-  a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
-  mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
-  mm(a, b).numpy()
-  times = []
-  for _ in range(reps):
-    t = time.perf_counter()
-    mm(a, b).numpy()
-    times.append(time.perf_counter() - t)
-  seconds = statistics.median(times)
-  return {'benchmark': 'matmul_ceiling', 'precision': precision, 'n': n,
-          'median_s': seconds, 'gflops_per_s': 2 * n ** 3 / seconds / 1e9}
-
-
 def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
-              steps: int, warmup: int) -> dict:
+              chunk_pixels, steps: int, warmup: int) -> dict:
   import tensorflow as tf
   from inrv_tf import config as config_lib
+  from inrv_tf import distribute
   from inrv_tf import train_lib
   config = config_lib.preset(preset)
   data = {k: v for k, v in (('frames', frames), ('height', size), ('width', size)) if v}
   train = {'precision': precision, **({'batch_size': batch_size} if batch_size else {})}
+  if chunk_pixels is not None:
+    train['chunk_pixels'] = chunk_pixels or None   # 0: every pixel at once.
   config = config.replace(data=data, train=train)
   config = config.replace(model={'num_videos': config.train.batch_size})
   d, b = config.data, config.train.batch_size
@@ -101,7 +91,8 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   gflop = 6 * (pixels * spec.macs_per_pixel + b * hypernet_macs(config.model, spec)) / 1e9
   return {'benchmark': 'train_step', 'preset': preset, 'frames': d.frames,
           'height': d.height, 'width': d.width, 'batch_size': b, 'precision': precision,
-          'xla': xla, 'median_s': seconds, 'pixel_steps_per_s': pixels / seconds,
+          'xla': xla, 'chunk_pixels': config.train.chunk_pixels,
+          'onednn': distribute.onednn_enabled(), 'median_s': seconds, 'pixel_steps_per_s': pixels / seconds,
           'gflops': gflop, 'gflops_per_s': gflop / seconds, 'peak_rss_mib': peak_rss_mib()}
 
 
@@ -116,9 +107,10 @@ def main(argv):
       subprocess.run(args, check=True)
     return
   print(json.dumps(bench_one(FLAGS.preset, FLAGS.frames, FLAGS.size, FLAGS.batch_size,
-                             FLAGS.precision, FLAGS.xla, FLAGS.steps, FLAGS.warmup)),
+                             FLAGS.precision, FLAGS.xla, FLAGS.chunk_pixels, FLAGS.steps,
+                             FLAGS.warmup)),
         flush=True)
-  print(json.dumps(matmul_ceiling(FLAGS.precision)), flush=True)
+  print(json.dumps(common.matmul_ceiling(FLAGS.precision)), flush=True)
 
 
 if __name__ == '__main__':

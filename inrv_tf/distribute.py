@@ -62,3 +62,16 @@ def worker_id(strategy: tf.distribute.Strategy) -> str:
   if resolver is None or not resolver.task_type:
     return 'chief'
   return f'{resolver.task_type}{resolver.task_id}'
+
+
+def onednn_enabled() -> bool:
+  """Whether TensorFlow's oneDNN CPU kernels are on in this process.
+
+  They are chosen once, when TensorFlow is imported (TF_ENABLE_ONEDNN_OPTS);
+  `import inrv_tf` before TensorFlow turns them on (inrv_tf/__init__.py).
+  """
+  try:
+    from tensorflow.python.util import _pywrap_util_port  # pylint: disable=g-import-not-at-top
+  except ImportError:  # A TensorFlow without the probe: say nothing either way.
+    return False
+  return bool(_pywrap_util_port.IsMklEnabled())

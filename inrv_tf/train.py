@@ -38,7 +38,8 @@ flags.DEFINE_enum('precision', None, ['float32', 'bfloat16'], 'Matmul precision.
 flags.DEFINE_bool('xla', None, 'Compile the forward and backward pass with XLA.')
 flags.DEFINE_integer('chunk_pixels', None,
                      'Run the INR forward and backward over this many pixels at a time '
-                     '(bounded memory for large batches and sizes).')
+                     '(bounded memory for large batches and sizes); 0: all at once. '
+                     'Default: the preset\'s (paper: 32768, small: all).')
 flags.DEFINE_integer('log_every', None, 'Steps between progress lines and summaries.')
 flags.DEFINE_integer('checkpoint_every', None, 'Steps between checkpoints.')
 flags.DEFINE_enum('strategy', 'auto', ['auto', 'default', 'mirrored', 'multi_worker'],
@@ -73,6 +74,8 @@ def config_from_flags():
                'chunk_pixels', 'xla', 'log_every', 'checkpoint_every'):
     if getattr(FLAGS, name) is not None:
       train[name] = getattr(FLAGS, name)
+  if train.get('chunk_pixels') == 0:
+    train['chunk_pixels'] = None
   model = {} if FLAGS.clip is None else {'clip': FLAGS.clip}
   if FLAGS.clip_weights:
     spec = os.path.expanduser(FLAGS.clip_weights)

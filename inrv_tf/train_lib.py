@@ -31,6 +31,7 @@ from inrv_tf import io
 from inrv_tf import losses
 from inrv_tf import metrics
 from inrv_tf import model as model_lib
+from inrv_tf import optimizers
 from inrv_tf import render
 from inrv_tf import schedule
 
@@ -68,7 +69,7 @@ def create_state(config: config_lib.Config, strategy: tf.distribute.Strategy) ->
   """Builds the model and optimizer with every variable created (in scope)."""
   with strategy.scope():
     model = model_lib.build_model(config.model, seed=config.train.seed)
-    optimizer = keras.optimizers.Adam(learning_rate=config.train.lr)
+    optimizer = optimizers.FusedAdam(learning_rate=config.train.lr)
     optimizer.build(model.trainable_variables)
     state = TrainState(model, optimizer,
                        tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),

@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# As `import inrv_tf` does, before any test module imports TensorFlow.
+os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 
 import pytest  # noqa: E402
 

@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from inrv_tf import inr
@@ -32,14 +33,48 @@ def _reference(params, features):
   return np.stack(out)
 
 
-def test_einsum_equals_per_video_loop():
+@pytest.mark.parametrize('layout', inr.LAYOUTS)
+def test_every_layout_equals_per_video_loop(layout):
   rng = np.random.default_rng(0)
   spec = inr.InrSpec(7, (16, 16, 16), 3)
   params = _random_params(spec, 3, rng)
   features = rng.uniform(-1, 1, size=(40, 7)).astype(np.float32)
-  got = inr.apply_inr(params, tf.constant(features)).numpy()
+  got = inr.apply_inr(params, tf.constant(features), layout=layout).numpy()
   assert got.shape == (3, 40, 3)
   np.testing.assert_allclose(got, _reference(params, features), rtol=1e-5, atol=1e-5)
+  batched = np.stack([features + v for v in range(3)])
+  got = inr.apply_inr(params, tf.constant(batched), layout=layout).numpy()
+  want = np.stack([_reference(params, f)[v] for v, f in enumerate(batched)])
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_layouts_have_the_same_gradients():
+  rng = np.random.default_rng(4)
+  spec = inr.InrSpec(7, (16, 16), 3)
+  params = [tf.Variable(p) for p in _random_params(spec, 2, rng)]
+  features = tf.constant(rng.uniform(-1, 1, size=(30, 7)).astype(np.float32))
+  grads = {}
+  for layout in ('per_video', 'einsum'):
+    with tf.GradientTape() as tape:
+      loss = tf.reduce_sum(tf.abs(inr.apply_inr(params, features, layout=layout) - 0.1))
+    grads[layout] = tape.gradient(loss, params)
+  for a, b in zip(grads['per_video'], grads['einsum']):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_layout_takes_einsum_for_a_dynamic_batch():
+  spec = inr.InrSpec(5, (8,), 3)
+  params = _random_params(spec, 2, np.random.default_rng(5))
+  f = tf.random.uniform([6, 5])
+  signature = [tf.TensorSpec([None, *s]) for s in spec.param_shapes]
+  run = tf.function(lambda *p: inr.apply_inr(list(p), f), input_signature=signature)
+  np.testing.assert_allclose(run(*params).numpy(), inr.apply_inr(params, f).numpy(),
+                             rtol=1e-5, atol=1e-6)
+  with pytest.raises(ValueError, match='static number of videos'):
+    tf.function(lambda *p: inr.apply_inr(list(p), f, layout='per_video'),
+                input_signature=signature)(*params)
+  with pytest.raises(ValueError, match='layout must be one of'):
+    inr.apply_inr(params, f, layout='loop')
 
 
 def test_shared_and_per_video_features_agree():
@@ -49,7 +84,7 @@ def test_shared_and_per_video_features_agree():
   f = rng.uniform(-1, 1, size=(10, 5)).astype(np.float32)
   shared = inr.apply_inr(params, tf.constant(f)).numpy()
   batched = inr.apply_inr(params, tf.constant(np.stack([f, f]))).numpy()
-  np.testing.assert_allclose(shared, batched, rtol=1e-6)
+  np.testing.assert_allclose(shared, batched, rtol=1e-6, atol=1e-6)
 
 
 def test_matches_keras_dense_stack():

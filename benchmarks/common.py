@@ -1,0 +1,30 @@
+"""Helpers shared by the benchmark scripts (no flags here)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
+  """The machine's matmul rate now: a 2048 x 2048 tf.matmul at `precision`.
+
+  Measured in the same process as the figure it sits beside, so that figure
+  can be read as a fraction of what the cores gave at that moment.
+  """
+  import tensorflow as tf
+  from inrv_tf import distribute
+  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  a = tf.random.normal([n, n], dtype=tf.float32)
+  a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
+  mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
+  mm(a, b).numpy()
+  times = []
+  for _ in range(reps):
+    t = time.perf_counter()
+    mm(a, b).numpy()
+    times.append(time.perf_counter() - t)
+  seconds = statistics.median(times)
+  return {'benchmark': 'matmul_ceiling', 'precision': precision, 'n': n,
+          'onednn': distribute.onednn_enabled(),
+          'median_s': seconds, 'gflops_per_s': 2 * n ** 3 / seconds / 1e9}
