@@ -11,7 +11,9 @@ learned codes), so a plateau exists and is reachable.
 
 The plateau is the first step whose running-best PSNR is within --plateau_db of
 the best PSNR of the whole run; `seconds_to_plateau` is the wall time of the
-run up to that step, the first step's tracing included. One JSON line with
+run up to that step, the first step's tracing included. An untrained model
+has no plateau worth the name (its codes barely change its output): give a
+trained --workdir for that figure; the per-step time does not depend on it. One JSON line with
 median_s (one step), pixel_steps_per_s, gflops (per step: 6 x (pixels x INR
 MACs) + the hypernetwork's forward and input gradient), peak_rss_mib, then a
 matmul-ceiling line from the same process.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import pathlib
 import sys
+import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -62,30 +65,42 @@ def main(argv):
   chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
   steps = FLAGS.steps or inversion.DEFAULT_STEPS
   frames, size, batch = FLAGS.frames, FLAGS.size, FLAGS.batch
-  codes = inversion.initial_codes(model, batch, 'random', seed=1)
-  videos = render.render_video(model, codes, frames, size, size, chunk).numpy()
+  if FLAGS.workdir:
+    from inrv_tf import data
+    from inrv_tf import io
+    config = io.read_config(FLAGS.workdir)
+    builder = data.get_builder(config.data.dataset, config.data.data_dir)
+    truth = next(iter(data.eval_dataset(builder, config.data, batch, batch)))['video']
+    videos = np.stack([inversion.prepare_video(v, frames, size, size) for v in truth.numpy()])
+  else:
+    codes = inversion.initial_codes(model, batch, 'random', seed=1)
+    videos = render.render_array(model, codes, frames, size, size, chunk)
   mask = inversion.full_mask(frames, size, size)
-  result = inversion.invert(model, videos, mask, steps=steps, chunk_pixels=chunk)
-  # Per-step time without tracing: a 1-step and an 11-step run of the same kind.
-  one = inversion.invert(model, videos, mask, steps=1, chunk_pixels=chunk)
-  eleven = inversion.invert(model, videos, mask, steps=11, chunk_pixels=chunk)
-  per_step = (eleven.seconds - one.seconds) / 10
+  # `log` runs after every step (log_every=1): the time at which each step ended.
+  ends = []
+  start = time.perf_counter()
+  result = inversion.invert(model, videos, mask, steps=steps, chunk_pixels=chunk,
+                            log=lambda _: ends.append(time.perf_counter()), log_every=1)
+  ends = np.asarray(ends) - start
+  per_step = float(np.median(np.diff(ends)))     # without the first step's tracing
   psnr = 10 * np.log10(4.0 / np.maximum(result.losses.mean(axis=1), 1e-12))  # L2 on [-1, 1]
+  # losses[i] is measured before update i: PSNR psnr[i] is reached when step i ends.
   at = plateau_step(psnr, FLAGS.plateau_db)
-  first_step = one.seconds                       # tracing plus one step
   pixels = batch * frames * size * size
   spec = model.spec
   hyper = sum(int(np.prod(v.shape)) for v in model.hypernet_variables)
   gflop = (6 * pixels * spec.macs_per_pixel + 4 * batch * hyper) / 1e9
   print(json.dumps({
-      'benchmark': 'invert', 'model': source, 'preset': FLAGS.preset, 'frames': frames,
+      'benchmark': 'invert', 'model': source, 'preset': None if FLAGS.workdir else FLAGS.preset,
+      'frames': frames,
       'height': size, 'width': size, 'batch': batch, 'chunk_pixels': chunk,
       'steps': result.steps, 'median_s': round(per_step, 4),
       'pixel_steps_per_s': round(pixels / per_step), 'gflops': round(gflop, 2),
       'gflops_per_s': round(gflop / per_step, 1),
       'plateau_step': at, 'plateau_psnr': round(float(psnr[at - 1]), 2),
       'best_psnr': round(float(psnr.max()), 2), 'start_psnr': round(float(psnr[0]), 2),
-      'seconds_to_plateau': round(first_step + (at - 1) * per_step, 2),
+      'seconds_to_plateau': round(float(ends[at - 1]), 2),
+      'first_step_s': round(float(ends[0]), 2),
       'seconds_whole_run': round(result.seconds, 2),
       'peak_rss_mib': round(render_benchmark.peak_rss_mb(), 1),
       'onednn': distribute.onednn_enabled(), 'device': render_benchmark.device_name(),

@@ -73,11 +73,11 @@ def main(argv):
   shapes = ([tuple(map(int, s.split('x'))) for s in FLAGS.shapes] if FLAGS.shapes
             else [(FLAGS.frames, int(s), int(s)) for s in FLAGS.sizes])
   for frames, height, width in shapes:
-    render.render_video(model, code, frames, height, width, chunk).numpy()  # Warm-up.
+    render.render_array(model, code, frames, height, width, chunk)  # Warm-up.
     times = []
     for _ in range(FLAGS.repeats):
       start = time.perf_counter()
-      render.render_video(model, code, frames, height, width, chunk).numpy()
+      render.render_array(model, code, frames, height, width, chunk)
       times.append(time.perf_counter() - start)
     best = min(times)
     gflop = 2 * frames * height * width * macs / 1e9

@@ -1,6 +1,7 @@
 """Rendering codes to videos at any size and length, in bounded pixel chunks.
 
     video = render_video(model, m, frames=50, height=256, width=256)  # f32[B, 50, 256, 256, 3]
+    array = render_array(model, m, 50, 256, 256)       # the same as NumPy, without copies
     videos = render_codes(model, codes, 25, 128, 128, batch_size=4)   # many codes, numpy
     grid = tile_videos(to_uint8(videos))                              # one grid video
     path = slerp(z0, z1, tf.linspace(0.0, 1.0, 8))                    # f32[8, D]
@@ -42,13 +43,39 @@ def grid_from_index(index, frames, height, width) -> tf.Tensor:
   return tf.stack(coords, axis=-1)
 
 
+def render_range(params, start, stop, frames, height, width, num_frequencies: int,
+                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 compute_dtype=tf.float32) -> tf.Tensor:
+  """Pixels [start, stop) of the flattened videos: f32[B, stop - start, C].
+
+  A graph loop over chunks of `chunk_pixels`, each chunk's coordinates
+  computed and encoded on the fly (the loop overlaps one chunk's encoding
+  with another's matmuls). Graph-safe: every size may be a scalar tensor.
+  """
+  start = tf.convert_to_tensor(start, tf.int32)
+  stop = tf.convert_to_tensor(stop, tf.int32)
+  num_chunks = (stop - start + chunk_pixels - 1) // chunk_pixels
+  channels = params[-1].shape[-1]
+  chunks = tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False,
+                          element_shape=tf.TensorShape([None, None, channels]))
+  for i in tf.range(num_chunks):
+    lo = start + i * chunk_pixels
+    index = tf.range(lo, tf.minimum(lo + chunk_pixels, stop))
+    features = encoding.encode_position(
+        grid_from_index(index, frames, height, width), num_frequencies)
+    rgb = inr.apply_inr(params, features, compute_dtype)     # [B, n, C]
+    chunks = chunks.write(i, tf.transpose(rgb, [1, 0, 2]))   # [n, B, C]
+  return tf.transpose(chunks.concat(), [1, 0, 2])            # [B, n, C]
+
+
 def render_params(params, frames, height, width, num_frequencies: int,
                   chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
                   compute_dtype=tf.float32) -> tf.Tensor:
   """Runs per-video INR parameters over a frames x height x width grid.
 
   Graph-safe (frames, height, width may be scalar tensors), so the exporter's
-  signatures reuse it.
+  signatures reuse it. In one graph the whole video is assembled from its
+  chunks (a few video-sized copies); `render_array` avoids them.
 
   Args:
     params: [W0 f32[B, in, out], b0 f32[B, out], ...].
@@ -58,26 +85,28 @@ def render_params(params, frames, height, width, num_frequencies: int,
   frames = tf.convert_to_tensor(frames, tf.int32)
   height = tf.convert_to_tensor(height, tf.int32)
   width = tf.convert_to_tensor(width, tf.int32)
-  total = frames * height * width
-  num_chunks = (total + chunk_pixels - 1) // chunk_pixels
+  flat = render_range(params, 0, frames * height * width, frames, height, width,
+                      num_frequencies, chunk_pixels, compute_dtype)
   channels = params[-1].shape[-1]
-  chunks = tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False,
-                          element_shape=tf.TensorShape([None, None, channels]))
-  for i in tf.range(num_chunks):
-    index = tf.range(i * chunk_pixels, tf.minimum((i + 1) * chunk_pixels, total))
-    features = encoding.encode_position(
-        grid_from_index(index, frames, height, width), num_frequencies)
-    rgb = inr.apply_inr(params, features, compute_dtype)     # [B, n, C]
-    chunks = chunks.write(i, tf.transpose(rgb, [1, 0, 2]))   # [n, B, C]
-  flat = tf.transpose(chunks.concat(), [1, 0, 2])            # [B, P, C]
   return tf.reshape(flat, tf.stack([-1, frames, height, width, channels]))
 
 
 @tf.function(reduce_retracing=True)
-def _render(model, m, frames, height, width, chunk_pixels, compute_dtype):
-  return render_params(model.inr_params(m), frames, height, width,
-                       model.model_config.num_frequencies, chunk_pixels,
-                       compute_dtype)
+def _inr_params(model, m):
+  return model.inr_params(m)
+
+
+# render_array's unit of work: this many chunks per graph call (a few MB of
+# output), so the graph loop overlaps chunks while the video is still written
+# into its array only once.
+CHUNKS_PER_CALL = 16
+
+
+@tf.function(reduce_retracing=True)
+def _render_range(params, start, stop, frames, height, width, num_frequencies: int,
+                  chunk_pixels: int, compute_dtype) -> tf.Tensor:
+  return render_range(params, start, stop, frames, height, width, num_frequencies,
+                      chunk_pixels, compute_dtype)
 
 
 def check_size(frames, height, width, chunk_pixels=DEFAULT_CHUNK_PIXELS) -> None:
@@ -106,10 +135,14 @@ def output_size(data_config, frames=None, height=None, width=None) -> tuple:
   return tuple(t if g is None else g for g, t in zip(given, trained))
 
 
-def render_video(model, m, frames: int, height: int, width: int,
+def render_array(model, m, frames: int, height: int, width: int,
                  chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
-                 compute_dtype=tf.float32) -> tf.Tensor:
-  """Renders codes m f32[B, latent_dim] to f32[B, frames, height, width, 3].
+                 compute_dtype=tf.float32) -> np.ndarray:
+  """Renders codes m f32[B, latent_dim] to a NumPy f32[B, frames, height, width, 3].
+
+  The hypernetwork runs once; then each pixel chunk's colours are written
+  straight into the output array, so the video exists once in memory (no
+  list of chunks, concatenation, transpose or tensor-to-array copies).
 
   Raises:
     RenderSizeError (a ValueError): a size or chunk that is not a positive
@@ -121,8 +154,26 @@ def render_video(model, m, frames: int, height: int, width: int,
   latent_dim = model.model_config.latent_dim
   if m.shape.rank != 2 or m.shape[-1] != latent_dim:
     raise ValueError(f'Codes must be f32[B, {latent_dim}], got shape {m.shape}.')
-  return _render(model, m, tf.constant(frames, tf.int32), tf.constant(height, tf.int32),
-                 tf.constant(width, tf.int32), int(chunk_pixels), compute_dtype)
+  params = _inr_params(model, m)
+  channels = params[-1].shape[-1]
+  total = int(frames) * int(height) * int(width)
+  out = np.empty((m.shape[0], total, channels), np.float32)
+  size = [tf.constant(n, tf.int32) for n in (frames, height, width)]
+  step = chunk_pixels * CHUNKS_PER_CALL
+  for start in range(0, total, step):
+    stop = min(start + step, total)
+    out[:, start:stop] = _render_range(
+        params, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), *size,
+        model.model_config.num_frequencies, int(chunk_pixels), compute_dtype).numpy()
+  return out.reshape(-1, frames, height, width, channels)
+
+
+def render_video(model, m, frames: int, height: int, width: int,
+                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 compute_dtype=tf.float32) -> tf.Tensor:
+  """`render_array` as a tf.Tensor f32[B, frames, height, width, 3] (one more copy)."""
+  return tf.convert_to_tensor(
+      render_array(model, m, frames, height, width, chunk_pixels, compute_dtype))
 
 
 def render_codes(model, codes, frames: int, height: int, width: int,
@@ -138,8 +189,8 @@ def render_codes(model, codes, frames: int, height: int, width: int,
   codes = np.asarray(codes, np.float32)
   if batch_size <= 0:
     raise ValueError(f'batch_size must be positive, got {batch_size}.')
-  videos = [render_video(model, codes[i:i + batch_size], frames, height, width,
-                         chunk_pixels).numpy()
+  videos = [render_array(model, codes[i:i + batch_size], frames, height, width,
+                         chunk_pixels)
             for i in range(0, len(codes), batch_size)]
   return np.concatenate(videos, axis=0)
 

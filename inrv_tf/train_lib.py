@@ -320,7 +320,16 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
             frame_embeddings=frame_embeddings))
     log(f'Stage {stage.index}: {stage.num_videos} videos from step {step}.')
     epoch_losses, tick, tick_step = [], time.perf_counter(), step
-    for batch in dataset:
+    # The time spent waiting for the next batch is measured apart from the
+    # step: with prefetching it should stay near zero (logged as input wait).
+    batches, waited = iter(dataset), 0.0
+    while True:
+      wait_start = time.perf_counter()
+      try:
+        batch = next(batches)
+      except StopIteration:
+        break
+      waited += time.perf_counter() - wait_start
       out = train_step(batch)
       loss, mse = float(out['loss']), float(out['mse'])
       if not np.isfinite(loss):
@@ -333,14 +342,16 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
       if step % t.log_every == 0 or step == t.steps:
         seconds = time.perf_counter() - tick
         rate = pixels_per_step * (step - tick_step) / max(seconds, 1e-9)
+        input_wait = waited / max(seconds, 1e-9)
         log(f'step {step}/{t.steps} loss {loss:.5f} psnr {psnr_from_mse(mse):.2f} dB '
-            f'{rate:,.0f} pixels/s')
+            f'{rate:,.0f} pixels/s input wait {100 * input_wait:.1f}%')
         with writer.as_default(step=step):
           tf.summary.scalar('train/loss', loss)
           tf.summary.scalar('train/psnr', psnr_from_mse(mse))
           tf.summary.scalar('train/pixels_per_second', rate)
+          tf.summary.scalar('train/input_wait_fraction', input_wait)
           tf.summary.scalar('train/stage_videos', stage.num_videos)
-        tick, tick_step = time.perf_counter(), step
+        tick, tick_step, waited = time.perf_counter(), step, 0.0
       if step % t.checkpoint_every == 0:
         checkpointer.save(step)
         _write_video_summaries(state.model, builder, config, writer, step,

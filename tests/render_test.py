@@ -40,6 +40,20 @@ def test_chunked_equals_unchunked(trained, codes, size, chunk):
   np.testing.assert_allclose(chunked, whole, atol=1e-5)
 
 
+def test_render_array_equals_the_one_graph_render(trained, codes):
+  """render_array (several graph calls, written into one array) against
+  render_params (the exporter's whole-video graph): the same pixels."""
+  model = trained[1]
+  chunk = 50      # 3 x 20 x 20 = 1,200 pixels: 24 chunks, two calls of up to 16
+  assert 1200 > chunk * render.CHUNKS_PER_CALL
+  array = render.render_array(model, codes, 3, 20, 20, chunk_pixels=chunk)
+  assert isinstance(array, np.ndarray) and array.shape == (2, 3, 20, 20, 3)
+  graph = render.render_params(model.inr_params(codes), 3, 20, 20,
+                               model.model_config.num_frequencies, chunk).numpy()
+  np.testing.assert_allclose(array, graph, atol=1e-5)
+  assert array.flags['C_CONTIGUOUS']
+
+
 def test_finer_grid_contains_the_trained_grid(trained, codes):
   """Grid points include the ends, so (2n - 1) points hold the n trained ones."""
   model = trained[1]
