@@ -1,6 +1,6 @@
 """The input pipeline alone: how fast tf.data delivers training batches.
 
-    python benchmarks/input_pipeline.py                        # bouncing_balls, 25 x 100 x 100, batch 2
+    python benchmarks/input_pipeline.py                        # bouncing_balls, 25 x 64 x 64, batch 2
     python benchmarks/input_pipeline.py --dataset=moving_mnist --size=64 --frames=20
 
 Iterates `data.make_dataset` (the training pipeline: decode, resize, cache,
@@ -29,7 +29,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string('dataset', 'bouncing_balls', 'TFDS dataset folder under datasets/.')
 flags.DEFINE_string('data_dir', None, 'TFDS data_dir (default: TFDS\'s).')
 flags.DEFINE_integer('frames', 25, 'Frames per video.')
-flags.DEFINE_integer('size', 100, 'Square size.')
+flags.DEFINE_integer('size', 64, 'Square size (at most the dataset\'s).')
 flags.DEFINE_integer('batch_size', 2, 'Videos per batch.')
 flags.DEFINE_integer('num_videos', 64, 'Videos in the pipeline.')
 flags.DEFINE_integer('batches', 200, 'Timed batches.')

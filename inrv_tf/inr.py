@@ -158,10 +158,12 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
       cores); the first and last layers, biases, activations between layers and
       the output stay float32 (`layer_dtypes`).
     layout: 'per_video' (2-D matmuls, unrolled over a static batch), 'einsum'
-      (batched products over a leading video axis) or 'auto': per_video when
-      the batch is static and at most MAX_UNROLLED_VIDEOS, else einsum. Both
-      compute the same function; per_video measured 8-10% faster on CPU
-      (benchmarks/inr_layouts.py, benchmarks/README.md).
+      (batched products over a leading video axis) or 'auto', which picks by
+      measurement (benchmarks/inr_layouts.py, paper INR, chunks of 32,768, two
+      CPU cores, interleaved in one process): per_video for one video (2.96-3.05
+      s against einsum's 3.16-3.27 s) and for bfloat16 on a static batch of
+      up to MAX_UNROLLED_VIDEOS; einsum otherwise (two videos: 5.75-6.04 s
+      against per_video's 5.84-6.18 s). Both compute the same function.
   Returns:
     f32[B, P, out_features]; for RGB, values meant to lie in [-1, 1] (not clipped).
   """
@@ -170,7 +172,8 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
   batch = params[0].shape[0]
   if layout == 'auto':
     static = batch is not None and batch <= MAX_UNROLLED_VIDEOS
-    layout = 'per_video' if static else 'einsum'
+    layout = 'per_video' if static and (batch == 1 or compute_dtype == tf.bfloat16) \
+        else 'einsum'
   if layout == 'per_video':
     if batch is None:
       raise ValueError('The per_video layout needs a static number of videos.')

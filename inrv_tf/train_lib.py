@@ -297,6 +297,12 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
                            trainable=False, name='encoded_grid')
   train_step = make_train_step(state, config, strategy, features,
                                jit_compile=config.train.xla)
+  if config.train.xla and config.train.chunk_pixels and not tf.config.list_logical_devices('GPU'):
+    log(f'Note: XLA on CPU with pixel chunks ran the paper INR 8x slower than without '
+        f'XLA (benchmarks/README.md); consider --chunk_pixels=0 or no --xla.')
+  if not distribute.onednn_enabled() and not tf.config.list_logical_devices('GPU'):
+    log('Note: TensorFlow\'s oneDNN CPU kernels are off (TF_ENABLE_ONEDNN_OPTS=0, or '
+        'TensorFlow was imported before inrv_tf); float32 matmuls ran 1.45x slower so.')
 
   # ---------------------------------------------------------- Load checkpoint
   checkpointer = _Checkpointer(state, workdir, strategy, config.train.keep_checkpoints)
