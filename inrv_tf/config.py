@@ -200,7 +200,7 @@ def small() -> Config:
   """A CPU-sized model for the quickstart and the tests (minutes on two cores).
 
   Narrower INR and hypernetwork, 32 x 32 x 8 videos, a larger learning rate and
-  the L2 loss; the structure (10 heads, NeRF encoding, einsum INR) is the paper's.
+  the L2 loss; the structure (10 heads, NeRF encoding, per-video INR weights) is the paper's.
   L2 because on mostly flat toy videos L1's median pulls every pixel to the
   background first: fitting two bouncing-balls videos, L2 at lr 1e-3 reached
   39 dB in 300 steps where L1 was still at 17 dB after 600.
