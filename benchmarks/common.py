@@ -6,6 +6,21 @@ import statistics
 import time
 
 
+def median_seconds(run, steps: int, warmup: int = 0) -> float:
+  """Median wall time of `run()` over `steps` calls, after `warmup` untimed ones.
+
+  `run` must wait for its result (e.g. end in `.numpy()`).
+  """
+  for _ in range(warmup):
+    run()
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    run()
+    times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
 def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   """The machine's matmul rate now: a 2048 x 2048 tf.matmul at `precision`.
 
@@ -18,13 +33,7 @@ def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   a = tf.random.normal([n, n], dtype=tf.float32)
   a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
   mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
-  mm(a, b).numpy()
-  times = []
-  for _ in range(reps):
-    t = time.perf_counter()
-    mm(a, b).numpy()
-    times.append(time.perf_counter() - t)
-  seconds = statistics.median(times)
+  seconds = median_seconds(lambda: mm(a, b).numpy(), reps, warmup=1)
   return {'benchmark': 'matmul_ceiling', 'precision': precision, 'n': n,
           'onednn': distribute.onednn_enabled(),
           'median_s': seconds, 'gflops_per_s': 2 * n ** 3 / seconds / 1e9}

@@ -16,9 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import pathlib
-import statistics
 import sys
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -59,13 +57,7 @@ def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
                                         chunk or p, dtype, layout)
     return tf.add_n([tf.reduce_sum(g) for g in grads])
 
-  step().numpy()
-  times = []
-  for _ in range(FLAGS.steps):
-    start = time.perf_counter()
-    step().numpy()
-    times.append(time.perf_counter() - start)
-  seconds = statistics.median(times)
+  seconds = common.median_seconds(lambda: step().numpy(), FLAGS.steps, warmup=1)
   gflop = 6 * b * p * spec.macs_per_pixel / 1e9
   return {'benchmark': 'inr_layouts', 'videos': b, 'pixels': p, 'layout': layout,
           'chunk_pixels': chunk or p, 'precision': precision, 'xla': xla,

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+
+import common  # noqa: E402  (benchmarks/common.py)
 
 flags.DEFINE_integer('frames', 25, 'Frames per video.')
 flags.DEFINE_integer('size', 100, 'Square frame size.')
@@ -50,14 +52,7 @@ def bench(frames: int, size: int, videos: int, steps: int, warmup: int,
   optimizer = keras.optimizers.Adam(single_inr.DEFAULT_LR, epsilon=1e-8)
   optimizer.build(params)
   step = single_inr.make_step(params, optimizer, chunk_pixels)
-  for _ in range(warmup):
-    step(features, target).numpy()
-  times = []
-  for _ in range(steps):
-    start = time.perf_counter()
-    step(features, target).numpy()
-    times.append(time.perf_counter() - start)
-  seconds = statistics.median(times)
+  seconds = common.median_seconds(lambda: step(features, target).numpy(), steps, warmup)
   pixels = videos * features.shape[0]
   gflop = 6 * pixels * spec.macs_per_pixel / 1e9
   return {'benchmark': 'single_inr_step', 'frames': frames, 'height': size, 'width': size,

@@ -17,10 +17,8 @@ from __future__ import annotations
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
-import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -78,14 +76,7 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   step = train_lib.make_train_step(state, config, strategy, features, jit_compile=xla)
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
-  for _ in range(warmup):
-    step(batch)['loss'].numpy()
-  times = []
-  for _ in range(steps):
-    t = time.perf_counter()
-    step(batch)['loss'].numpy()
-    times.append(time.perf_counter() - t)
-  seconds = statistics.median(times)
+  seconds = common.median_seconds(lambda: step(batch)['loss'].numpy(), steps, warmup)
   pixels = b * d.frames * d.height * d.width
   spec = state.model.spec
   gflop = 6 * (pixels * spec.macs_per_pixel + b * hypernet_macs(config.model, spec)) / 1e9
