@@ -102,11 +102,7 @@ def _inr_params(model, m):
 CHUNKS_PER_CALL = 16
 
 
-@tf.function(reduce_retracing=True)
-def _render_range(params, start, stop, frames, height, width, num_frequencies: int,
-                  chunk_pixels: int, compute_dtype) -> tf.Tensor:
-  return render_range(params, start, stop, frames, height, width, num_frequencies,
-                      chunk_pixels, compute_dtype)
+_render_range = tf.function(render_range, reduce_retracing=True)
 
 
 def check_size(frames, height, width, chunk_pixels=DEFAULT_CHUNK_PIXELS) -> None:
