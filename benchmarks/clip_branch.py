@@ -45,14 +45,14 @@ FLAGS = flags.FLAGS
 def make_step(config, clip: bool):
   """A train step of `config` with or without the branch, and its batch."""
   import tensorflow as tf
-  from inrv_tf import train_lib
+  from inrv_tf.train import loop
   b, d = config.train.batch_size, config.data
   config = config.replace(model={'num_videos': b, 'clip': clip})
   strategy = tf.distribute.get_strategy()
-  state = train_lib.create_state(config, strategy)
+  state = loop.create_state(config, strategy)
   features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
                          trainable=False)
-  step = train_lib.make_train_step(state, config, strategy, features)
+  step = loop.make_train_step(state, config, strategy, features)
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
   if clip:
@@ -77,7 +77,7 @@ def branch_seconds(config, count: int, warmup: int) -> float:
   """Median seconds of the branch alone: m = merge(GRU(embeddings), c), forward
   and backward to the GRU, merge and code variables, at training batch size."""
   import tensorflow as tf
-  from inrv_tf import model as model_lib
+  from inrv_tf.model import inrv as model_lib
   b, d = config.train.batch_size, config.data
   model_config = dataclasses.replace(config.model, num_videos=b, clip=True)
   model = model_lib.build_model(model_config, seed=0)
@@ -100,7 +100,7 @@ def branch_seconds(config, count: int, warmup: int) -> float:
 def lookup_seconds(config, num_videos: int, reps: int = 200) -> float:
   """Median seconds of one batch's cache lookup from memory-mapped shards."""
   import numpy as np
-  from inrv_tf import clip_cache
+  from inrv_tf.data import clip_cache
   d, b = config.data, config.train.batch_size
   width = config.model.resolved_clip_embedding_dim
   with tempfile.TemporaryDirectory() as tmp:

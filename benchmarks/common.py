@@ -28,7 +28,7 @@ def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   can be read as a fraction of what the cores gave at that moment.
   """
   import tensorflow as tf
-  from inrv_tf import distribute
+  from inrv_tf.train import distribute
   dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
   a = tf.random.normal([n, n], dtype=tf.float32)
   a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)

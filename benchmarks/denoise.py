@@ -1,4 +1,4 @@
-"""Frames per second of the denoising VQ-VAE-2 (`denoiser.denoise_videos`).
+"""Frames per second of the denoising VQ-VAE-2 (`denoising.denoise_videos`).
 
     python benchmarks/denoise.py                          # untrained, paper size, 128 x 128
     python benchmarks/denoise.py --workdir=/tmp/balls     # a trained denoiser
@@ -38,21 +38,21 @@ def main(argv):
   import numpy as np
   import tensorflow as tf
   import render as render_bench   # benchmarks/render.py: device_name().
-  from inrv_tf import denoiser
+  from inrv_tf.denoiser import denoising
   if FLAGS.workdir:
-    den, source = denoiser.load_denoiser(FLAGS.workdir), f'workdir {FLAGS.workdir}'
+    den, source = denoising.load_denoiser(FLAGS.workdir), f'workdir {FLAGS.workdir}'
   else:
-    config = denoiser.paper() if FLAGS.preset == 'paper' else denoiser.small()
-    config = dataclasses.replace(config, size=config.size or denoiser.MAX_SIZE)
-    den, source = denoiser.Denoiser(denoiser.build(config), config), f'untrained {FLAGS.preset}'
-  batch = FLAGS.frame_batch or denoiser.FRAME_BATCH
+    config = denoising.paper() if FLAGS.preset == 'paper' else denoising.small()
+    config = dataclasses.replace(config, size=config.size or denoising.MAX_SIZE)
+    den, source = denoising.Denoiser(denoising.build(config), config), f'untrained {FLAGS.preset}'
+  batch = FLAGS.frame_batch or denoising.FRAME_BATCH
   shape = (FLAGS.videos, FLAGS.frames, FLAGS.size, FLAGS.size, 3)
   videos = np.random.default_rng(0).uniform(-1, 1, shape).astype(np.float32)
-  denoiser.denoise_videos(den, videos, batch)                 # Warm-up (traces).
+  denoising.denoise_videos(den, videos, batch)                 # Warm-up (traces).
   times = []
   for _ in range(FLAGS.repeats):
     start = time.perf_counter()
-    denoiser.denoise_videos(den, videos, batch)
+    denoising.denoise_videos(den, videos, batch)
     times.append(time.perf_counter() - start)
   count = FLAGS.videos * FLAGS.frames
   print(json.dumps({

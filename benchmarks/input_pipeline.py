@@ -3,7 +3,7 @@
     python benchmarks/input_pipeline.py                        # bouncing_balls, 25 x 64 x 64, batch 2
     python benchmarks/input_pipeline.py --dataset=moving_mnist --size=64 --frames=20
 
-Iterates `data.make_dataset` (the training pipeline: decode, resize, cache,
+Iterates `pipeline.make_dataset` (the training pipeline: decode, resize, cache,
 shuffle, batch, prefetch) without the model, after one pass that fills the
 cache, and prints one JSON line: milliseconds per batch and batches per
 second. Set beside `train_step.py`'s median_s, it says how far the pipeline is
@@ -39,13 +39,13 @@ def main(argv):
   del argv
   from absl import logging
   from inrv_tf import config as config_lib
-  from inrv_tf import data
+  from inrv_tf.data import pipeline
   logging.set_verbosity(logging.WARNING)
-  builder = data.get_builder(FLAGS.dataset, FLAGS.data_dir)
+  builder = pipeline.get_builder(FLAGS.dataset, FLAGS.data_dir)
   config = config_lib.preset('paper').replace(
       data={'dataset': FLAGS.dataset, 'frames': FLAGS.frames, 'height': FLAGS.size,
             'width': FLAGS.size})
-  ds = data.make_dataset(builder, config.data, FLAGS.num_videos, FLAGS.batch_size, seed=0)
+  ds = pipeline.make_dataset(builder, config.data, FLAGS.num_videos, FLAGS.batch_size, seed=0)
   batches = iter(ds)
   for _ in range(FLAGS.num_videos // FLAGS.batch_size + 1):   # fills the cache
     next(batches)

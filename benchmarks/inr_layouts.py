@@ -39,9 +39,9 @@ flags.DEFINE_integer('steps', 3, 'Timed steps (median reported).')
 
 def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
   import tensorflow as tf
-  from inrv_tf import distribute
-  from inrv_tf import inr
-  from inrv_tf import losses
+  from inrv_tf.train import distribute
+  from inrv_tf.model import inr
+  from inrv_tf.model import losses
   spec = inr.InrSpec(63, (256, 256, 256, 256), 3)
   b, p = FLAGS.videos, FLAGS.pixels
   gen = tf.random.Generator.from_seed(0)

@@ -58,19 +58,19 @@ def main(argv):
   import numpy as np
   import tensorflow as tf
   import render as render_benchmark   # benchmarks/render.py: model loading, RSS, device.
-  from inrv_tf import distribute
-  from inrv_tf import inversion
-  from inrv_tf import render
+  from inrv_tf.train import distribute
+  from inrv_tf.apps import inversion
+  from inrv_tf.model import render
   model, source = render_benchmark.load_model(FLAGS.workdir, FLAGS.preset)
   chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
   steps = FLAGS.steps or inversion.DEFAULT_STEPS
   frames, size, batch = FLAGS.frames, FLAGS.size, FLAGS.batch
   if FLAGS.workdir:
-    from inrv_tf import data
-    from inrv_tf import io
-    config = io.read_config(FLAGS.workdir)
-    builder = data.get_builder(config.data.dataset, config.data.data_dir)
-    truth = next(iter(data.eval_dataset(builder, config.data, batch, batch)))['video']
+    from inrv_tf.data import pipeline
+    from inrv_tf import files
+    config = files.read_config(FLAGS.workdir)
+    builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
+    truth = next(iter(pipeline.eval_dataset(builder, config.data, batch, batch)))['video']
     videos = np.stack([inversion.prepare_video(v, frames, size, size) for v in truth.numpy()])
   else:
     codes = inversion.initial_codes(model, batch, 'random', seed=1)

@@ -54,9 +54,11 @@ def device_name() -> str:
 
 def load_model(workdir, preset):
   """(model, description) from a workdir, or an untrained model of a preset."""
-  from inrv_tf import checkpoint, config as config_lib, model as model_lib
+  from inrv_tf import workdir as workdir_lib
+  from inrv_tf import config as config_lib
+  from inrv_tf.model import inrv as model_lib
   if workdir:
-    return checkpoint.load_model(workdir)[1], f'workdir {workdir}'
+    return workdir_lib.load_model(workdir)[1], f'workdir {workdir}'
   config = config_lib.preset(preset).replace(model={'num_videos': 1})
   return model_lib.build_model(config.model, seed=0), f'untrained {preset}'
 
@@ -64,11 +66,11 @@ def load_model(workdir, preset):
 def main(argv):
   del argv
   import tensorflow as tf
-  from inrv_tf import render
+  from inrv_tf.model import render
   model, source = load_model(FLAGS.workdir, FLAGS.preset)
   chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
   code = model.latents.codes[:1]
-  from inrv_tf import distribute
+  from inrv_tf.train import distribute
   macs = model.spec.macs_per_pixel
   shapes = ([tuple(map(int, s.split('x'))) for s in FLAGS.shapes] if FLAGS.shapes
             else [(FLAGS.frames, int(s), int(s)) for s in FLAGS.sizes])

@@ -40,9 +40,9 @@ def bench(frames: int, size: int, videos: int, steps: int, warmup: int,
   import keras
   import tensorflow as tf
   from inrv_tf import config as config_lib
-  from inrv_tf import encoding
-  from inrv_tf import inr
-  from inrv_tf import single_inr
+  from inrv_tf.model import encoding
+  from inrv_tf.model import inr
+  from inrv_tf.evaluate import single_inr
   model = config_lib.paper().model
   spec = inr.InrSpec(encoding.num_features(model.num_frequencies), model.inr_widths,
                      model.out_channels)

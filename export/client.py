@@ -204,7 +204,7 @@ def main(argv):
   FLAGS = flags.FLAGS
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  from inrv_tf import io
+  from inrv_tf import files
   server = FLAGS.server or f'localhost:{DEFAULT_PORTS[FLAGS.protocol]}'
   try:
     inputs = _cli_inputs(FLAGS)
@@ -215,7 +215,7 @@ def main(argv):
     sys.exit(1)
   videos = outputs['video']
   for path, video in zip(video_paths(FLAGS.out, len(videos)), videos):
-    io.write_video(path, video, fps=FLAGS.fps)
+    files.write_video(path, video, fps=FLAGS.fps)
     print(f'Wrote {path} ({video.shape[0]} x {video.shape[1]} x {video.shape[2]})')
   if FLAGS.codes_out and 'z' in outputs:
     np.save(FLAGS.codes_out, outputs['z'])

@@ -101,14 +101,14 @@ def export_workdir(workdir, export_dir, name: str, version: int | None = None,
     ExportError: a bad name or version. checkpoint.CheckpointError,
       FileNotFoundError: no usable workdir. ValueError: bad limits.
   """
-  from inrv_tf import checkpoint as checkpoint_lib
+  from inrv_tf import workdir as workdir_lib
   from export import serving_module
   if not name or not _NAME.match(name):
     raise ExportError(f'--name must be letters, digits, ".", "_" or "-" (not '
                       f'starting with "." or "-"), got {name!r}.')
-  from inrv_tf import denoiser as denoiser_lib
-  config, model = checkpoint_lib.load_model(workdir, checkpoint)
-  den = denoiser_lib.load_denoiser(workdir) if denoise else None
+  from inrv_tf.denoiser import denoising
+  config, model = workdir_lib.load_model(workdir, checkpoint)
+  den = denoising.load_denoiser(workdir) if denoise else None
   module = serving_module.InrvServingModule(model, denoiser=den, **module_kwargs)
   return export_module(module, pathlib.Path(export_dir) / name, version,
                        config.to_json())
@@ -145,7 +145,7 @@ def serving_defaults() -> dict:
 
 def export_from_flags(flag_values: flags.FlagValues) -> pathlib.Path:
   """Runs the export the parsed flags describe; on an error prints one line, exits 1."""
-  from inrv_tf import checkpoint as checkpoint_lib
+  from inrv_tf import workdir as workdir_lib
   f = flag_values
   try:
     for flag in ('workdir', 'export_dir', 'name'):
@@ -154,7 +154,7 @@ def export_from_flags(flag_values: flags.FlagValues) -> pathlib.Path:
     path = export_workdir(f.workdir, f.export_dir, f.name, f.version, f.checkpoint,
                           max_pixels=f.max_pixels, chunk_pixels=f.chunk_pixels,
                           max_videos=f.max_videos, denoise=f.denoise)
-  except (ExportError, checkpoint_lib.CheckpointError, FileNotFoundError, OSError,
+  except (ExportError, workdir_lib.CheckpointError, FileNotFoundError, OSError,
           ValueError, NotImplementedError) as e:
     print(f'export_decoder: {e}', file=sys.stderr)
     sys.exit(1)

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from inrv_tf import data
-from inrv_tf import denoiser as denoiser_lib
-from inrv_tf import render
+from inrv_tf.data import pipeline
+from inrv_tf.denoiser import denoising
+from inrv_tf.model import render
 
 MAX_FRAMES = 1024
 MAX_SIDE = 4096
@@ -148,7 +148,7 @@ class InrvServingModule(tf.Module):
     # hypernetwork's are (the session loader's reason, see hypernet_variables).
     self._denoiser = denoiser
     if denoiser is not None:
-      self.denoiser = denoiser_lib.serving_variables(denoiser)
+      self.denoiser = denoising.serving_variables(denoiser)
     codes = learned_latents(model)
     self.latents = tf.Variable(codes, trainable=False, name='learned_latents')
     # Readable after tf.saved_model.load (loaded.max_pixels.numpy()).
@@ -204,8 +204,8 @@ class InrvServingModule(tf.Module):
                                  self._num_frequencies, chunk)
     video = tf.ensure_shape(video, [None, None, None, None, 3])
     if self._denoiser is not None:
-      video = denoiser_lib.denoise_tensor(self._denoiser.model, video, self._denoiser.size)
-    return data.to_uint8(video)
+      video = denoising.denoise_tensor(self._denoiser.model, video, self._denoiser.size)
+    return pipeline.to_uint8(video)
 
   # Signatures ---------------------------------------------------------------
   def _render(self, z, frames, height, width):

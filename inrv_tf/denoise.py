@@ -49,8 +49,8 @@ def define_flags() -> None:
 def config_from_flags():
   """The preset with the flags that were given (the only reader of FLAGS here)."""
   import dataclasses
-  from inrv_tf import denoiser
-  config = denoiser.small() if FLAGS.preset == 'small' else denoiser.paper()
+  from inrv_tf.denoiser import denoising
+  config = denoising.small() if FLAGS.preset == 'small' else denoising.paper()
   changes = {name: getattr(FLAGS, name) for name in (
       'size', 'steps', 'batch_size', 'lr', 'loss', 'num_videos', 'seed')
       if getattr(FLAGS, name) is not None}
@@ -75,23 +75,25 @@ def input_files(path) -> list[pathlib.Path]:
 def apply(workdir, files, out, fps: int, log=print) -> list[pathlib.Path]:
   """Denoises each file into <out>/<its name>; returns the written paths."""
   import numpy as np
-  from inrv_tf import data, denoiser, io
-  model = denoiser.load_denoiser(workdir)
+  from inrv_tf.data import pipeline
+  from inrv_tf.denoiser import denoising
+  from inrv_tf import files
+  model = denoising.load_denoiser(workdir)
   out = pathlib.Path(out)
   if any(f.parent.resolve() == out.resolve() for f in files):
     raise ValueError(f'--out={out} holds the inputs: pick another folder.')
   out.mkdir(parents=True, exist_ok=True)
   written = []
   for path in files:
-    video = io.read_video(path)                                     # uint8[T, H, W, 3]
-    sharp = denoiser.denoise_videos(model, data.to_float(video[None]).numpy())
-    sharp = data.to_uint8(sharp[0]).numpy()
+    video = files.read_video(path)                                     # uint8[T, H, W, 3]
+    sharp = denoising.denoise_videos(model, pipeline.to_float(video[None]).numpy())
+    sharp = pipeline.to_uint8(sharp[0]).numpy()
     target = out / path.name
     if target.suffix.lower() == '.npy':
-      with io.atomic_path(target) as tmp:
+      with files.atomic_path(target) as tmp:
         np.save(tmp, sharp)
     else:
-      io.write_video(target, sharp, fps)
+      files.write_video(target, sharp, fps)
     written.append(target)
   log(f'Denoised {len(written)} videos at {model.size} x {model.size} into {out}.')
   return written
@@ -103,13 +105,13 @@ def main(argv):
                          f'--workdir=DIR ...; got {argv[1:]}')
   from absl import logging
   logging.set_verbosity(logging.WARNING)
-  from inrv_tf import io  # Light: the checks below fail fast, before TensorFlow loads.
+  from inrv_tf import files  # Light: the checks below fail fast, before TensorFlow loads.
   try:
     if not FLAGS.workdir:
       raise ValueError('--workdir is required.')
-    io.read_config(FLAGS.workdir)
+    files.read_config(FLAGS.workdir)
     if argv[1] == 'train':
-      from inrv_tf import denoiser_train
+      from inrv_tf.denoiser import train as denoiser_train
       denoiser_train.train_denoiser(FLAGS.workdir, config_from_flags())
     else:
       if not FLAGS.input or not FLAGS.out:

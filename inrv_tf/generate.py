@@ -39,15 +39,20 @@ def generate(workdir, out, num_samples, mode, seed, size, chunk_pixels,
   """Samples codes, renders them and writes the files; returns the video paths."""
   import pathlib
   import numpy as np
-  from inrv_tf import checkpoint, data, denoiser, io, render, sample
+  from inrv_tf import workdir as workdir_lib
+  from inrv_tf.data import pipeline
+  from inrv_tf.denoiser import denoising
+  from inrv_tf import files
+  from inrv_tf.model import render
+  from inrv_tf.apps import sampling
   if chunk_pixels is None:
     chunk_pixels = render.DEFAULT_CHUNK_PIXELS
-  config, model = checkpoint.load_model(workdir)
+  config, model = workdir_lib.load_model(workdir)
   if denoise:
-    denoiser.cached_denoiser(workdir)   # No denoiser: fail before rendering anything.
+    denoising.cached_denoiser(workdir)   # No denoiser: fail before rendering anything.
   frames, height, width = render.output_size(config.data, *size)
   render.check_size(frames, height, width, chunk_pixels)
-  codes = sample.sample_codes(sample.learned_codes(model), num_samples, seed, mode)
+  codes = sampling.sample_codes(sampling.learned_codes(model), num_samples, seed, mode)
   out = pathlib.Path(out)
   out.mkdir(parents=True, exist_ok=True)
   np.save(out / 'codes.npy', codes)
@@ -55,10 +60,10 @@ def generate(workdir, out, num_samples, mode, seed, size, chunk_pixels,
   for start in range(0, len(codes), batch_size):
     videos = render.render_codes(model, codes[start:start + batch_size], frames,
                                  height, width, chunk_pixels, batch_size)
-    videos = denoiser.maybe_denoise(videos, workdir, denoise)
-    for i, video in enumerate(data.to_uint8(videos).numpy(), start):
+    videos = denoising.maybe_denoise(videos, workdir, denoise)
+    for i, video in enumerate(pipeline.to_uint8(videos).numpy(), start):
       for suffix in ('.mp4', '.gif'):
-        io.write_video(out / f'sample_{i:03d}{suffix}', video, fps)
+        files.write_video(out / f'sample_{i:03d}{suffix}', video, fps)
       paths.append(out / f'sample_{i:03d}.mp4')
   what = f'denoised {mode}' if denoise else mode
   log(f'Wrote {len(codes)} {what} samples of {frames} x {height} x {width} to {out}.')
@@ -70,12 +75,12 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   from absl import logging
   logging.set_verbosity(logging.WARNING)
-  from inrv_tf import io  # Light: the checks below fail fast, before TensorFlow loads.
+  from inrv_tf import files  # Light: the checks below fail fast, before TensorFlow loads.
   try:
     for name in ('workdir', 'out'):
       if not getattr(FLAGS, name):
         raise ValueError(f'--{name} is required.')
-    io.read_config(FLAGS.workdir)
+    files.read_config(FLAGS.workdir)
     generate(FLAGS.workdir, FLAGS.out, FLAGS.num_samples, FLAGS.mode, FLAGS.seed,
              (FLAGS.frames, FLAGS.height, FLAGS.width),
              FLAGS.chunk_pixels, FLAGS.batch_size,

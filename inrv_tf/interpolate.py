@@ -35,7 +35,7 @@ flags.DEFINE_integer('fps', 10, 'Frames per second of the written files.')
 def endpoint_codes(model, ids=None, paths=None):
   """The two codes to walk between, from training ids or .npy files."""
   import numpy as np
-  from inrv_tf import sample
+  from inrv_tf.apps import sampling
   if (ids is None) == (paths is None):
     raise ValueError('Give exactly one of --ids=A,B or --codes=a.npy,b.npy.')
   given = ids if ids is not None else paths
@@ -49,7 +49,7 @@ def endpoint_codes(model, ids=None, paths=None):
       except (OSError, ValueError) as e:
         raise ValueError(f'Cannot read code file {path}: {e}') from e
     return codes
-  table = sample.learned_codes(model)
+  table = sampling.learned_codes(model)
   try:
     ids = [int(i) for i in ids]
   except ValueError:
@@ -66,27 +66,31 @@ def interpolate(workdir, out, ids, paths, steps, size, chunk_pixels, batch_size,
   """Renders the slerp path and writes the grid, the steps and codes.npy."""
   import pathlib
   import numpy as np
-  from inrv_tf import checkpoint, data, io, render, sample
+  from inrv_tf import workdir as workdir_lib
+  from inrv_tf.data import pipeline
+  from inrv_tf import files
+  from inrv_tf.model import render
+  from inrv_tf.apps import sampling
   if chunk_pixels is None:
     chunk_pixels = render.DEFAULT_CHUNK_PIXELS
-  config, model = checkpoint.load_model(workdir)
+  config, model = workdir_lib.load_model(workdir)
   frames, height, width = render.output_size(config.data, *size)
   render.check_size(frames, height, width, chunk_pixels)
   z0, z1 = endpoint_codes(model, ids, paths)
-  codes = sample.interpolation_codes(z0, z1, steps)
+  codes = sampling.interpolation_codes(z0, z1, steps)
   if codes.shape[1] != model.model_config.latent_dim:
     raise ValueError(f'Codes have {codes.shape[1]} numbers; this model\'s are '
                      f'{model.model_config.latent_dim}.')
-  videos = data.to_uint8(render.render_codes(
+  videos = pipeline.to_uint8(render.render_codes(
       model, codes, frames, height, width, chunk_pixels, batch_size)).numpy()
   out = pathlib.Path(out)
   out.mkdir(parents=True, exist_ok=True)
   np.save(out / 'codes.npy', codes)
   grid = render.tile_videos(videos)
   for suffix in ('.mp4', '.gif'):
-    io.write_video(out / f'interpolation{suffix}', grid, fps)
+    files.write_video(out / f'interpolation{suffix}', grid, fps)
     for i, video in enumerate(videos):
-      io.write_video(out / f'step_{i:02d}{suffix}', video, fps)
+      files.write_video(out / f'step_{i:02d}{suffix}', video, fps)
   log(f'Wrote {steps} interpolated videos of {frames} x {height} x {width} and '
       f'their grid to {out}.')
 
@@ -96,12 +100,12 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   from absl import logging
   logging.set_verbosity(logging.WARNING)
-  from inrv_tf import io  # Light: the checks below fail fast, before TensorFlow loads.
+  from inrv_tf import files  # Light: the checks below fail fast, before TensorFlow loads.
   try:
     for name in ('workdir', 'out'):
       if not getattr(FLAGS, name):
         raise ValueError(f'--{name} is required.')
-    io.read_config(FLAGS.workdir)
+    files.read_config(FLAGS.workdir)
     interpolate(FLAGS.workdir, FLAGS.out, FLAGS.ids, FLAGS.codes, FLAGS.steps,
                 (FLAGS.frames, FLAGS.height, FLAGS.width),
                 FLAGS.chunk_pixels, FLAGS.batch_size,

@@ -50,11 +50,11 @@ flags.DEFINE_bool('denoise', False, 'Also write NAME_denoised (the result throug
 
 def dataset_videos(config, ids, height: int, width: int) -> list:
   """Videos of the workdir's dataset by id: [(name, uint8[T, height, width, 3])]."""
-  from inrv_tf import data
+  from inrv_tf.data import pipeline
   d = config.data
-  builder = data.get_builder(d.dataset, d.data_dir)
-  data.check_size(builder, d.frames, height, width)
-  available = data.num_examples(builder, d.split)
+  builder = pipeline.get_builder(d.dataset, d.data_dir)
+  pipeline.check_size(builder, d.frames, height, width)
+  available = pipeline.num_examples(builder, d.split)
   out = []
   for raw in ids:
     try:
@@ -65,7 +65,7 @@ def dataset_videos(config, ids, height: int, width: int) -> list:
       raise ValueError(f'Video id {i} is out of range: split {d.split!r} of '
                        f'{builder.name!r} has {available} videos.')
     example = next(iter(builder.as_dataset(split=f'{d.split}[{i}:{i + 1}]')))
-    video = data.preprocess(example, d.frames, height, width)['video']
+    video = pipeline.preprocess(example, d.frames, height, width)['video']
     out.append((f'video_{i:05d}', video.numpy()))
   return out
 
@@ -73,11 +73,12 @@ def dataset_videos(config, ids, height: int, width: int) -> list:
 def load_inputs(config, video_path, ids, height, width) -> list:
   """[(name, f32[T, height, width, 3] in [-1, 1])] from --video or --dataset_ids."""
   import pathlib
-  from inrv_tf import inversion, io
+  from inrv_tf.apps import inversion
+  from inrv_tf import files
   if (video_path is None) == (ids is None):
     raise ValueError('Give exactly one of --video=FILE or --dataset_ids=A,B,...')
   if video_path is not None:
-    raw = [(pathlib.Path(video_path).stem, io.read_video(video_path))]
+    raw = [(pathlib.Path(video_path).stem, files.read_video(video_path))]
   else:
     raw = dataset_videos(config, ids, height, width)
   return [(name, inversion.prepare_video(v, config.data.frames, height, width))
@@ -92,16 +93,18 @@ def load_superresolution_inputs(config, video_path, ids, low: int, high: int, lo
   is resized to low x low and only the comparison with bicubic is reported.
   """
   import numpy as np
-  from inrv_tf import data, inversion, io
+  from inrv_tf.data import pipeline
+  from inrv_tf.apps import inversion
+  from inrv_tf import files
   try:
     if video_path is not None:
-      shape = io.read_video(video_path).shape
+      shape = files.read_video(video_path).shape
       if min(shape[1:3]) < high:
-        raise data.DataError(f'{video_path} is {shape[1]} x {shape[2]}')
+        raise pipeline.DataError(f'{video_path} is {shape[1]} x {shape[2]}')
     inputs = load_inputs(config, video_path, ids, high, high)
     truth = np.stack([v for _, v in inputs])
     low_videos = inversion.resize_frames(truth, low, low, 'area')
-  except data.DataError as e:
+  except pipeline.DataError as e:
     log(f'No {high} x {high} ground truth ({e}); inverting the input resized to '
         f'{low} x {low}.')
     inputs = load_inputs(config, video_path, ids, low, low)
@@ -117,7 +120,8 @@ def _mean(values):
 def masked_batch(model, task, videos, args, kwargs, log):
   """Inverts videos f32[B, T, H, W, 3] on a task's mask; (result, scores, files)."""
   import numpy as np
-  from inrv_tf import inversion, render
+  from inrv_tf.apps import inversion
+  from inrv_tf.model import render
   mask = inversion.make_mask(task, *videos.shape[1:4], seed=args['seed'])
   result = inversion.invert(model, videos, mask, log=log, **kwargs)
   full = render.render_codes(model, result.codes, *videos.shape[1:4],
@@ -132,7 +136,8 @@ def masked_batch(model, task, videos, args, kwargs, log):
 def superresolution_batch(model, low, truth, args, kwargs, log):
   """Inverts low f32[B, T, l, l, 3], renders at high; (result, scores, files)."""
   import numpy as np
-  from inrv_tf import inversion, render
+  from inrv_tf.apps import inversion
+  from inrv_tf.model import render
   high_size = args['high_size']
   result, high = inversion.superresolve(model, low, high_size, high_size, log=log,
                                         **kwargs)
@@ -159,8 +164,9 @@ def add_denoised(files, scores, den, target, mask=None) -> None:
   against `target` (if any) join `scores` as '<metric>_denoised'."""
   if den is None:
     return
-  from inrv_tf import denoiser, inversion
-  files['denoised'] = denoiser.denoise_videos(den, files['result'])
+  from inrv_tf.denoiser import denoising
+  from inrv_tf.apps import inversion
+  files['denoised'] = denoising.denoise_videos(den, files['result'])
   if target is not None:
     for key, value in inversion.score(files['denoised'], target, mask).items():
       scores[f'{key}_denoised'] = value
@@ -169,13 +175,14 @@ def add_denoised(files, scores, den, target, mask=None) -> None:
 def write_batch(names, result, scores, files, out, fps) -> dict:
   """Writes each video's files and code; returns {name: metrics}."""
   import numpy as np
-  from inrv_tf import data, io
+  from inrv_tf.data import pipeline
+  from inrv_tf import files
   per_video = {}
   for i, name in enumerate(names):
     for kind, batch in files.items():
-      video = data.to_uint8(batch[i]).numpy()
+      video = pipeline.to_uint8(batch[i]).numpy()
       for suffix in ('.mp4', '.gif'):
-        io.write_video(out / f'{name}_{kind}{suffix}', video, fps)
+        files.write_video(out / f'{name}_{kind}{suffix}', video, fps)
     np.save(out / f'{name}_code.npy', result.codes[i])
     per_video[name] = {key: values[i] for key, values in scores.items()}
     per_video[name].update(steps=result.steps, seconds=result.seconds / len(names),
@@ -187,15 +194,20 @@ def invert_videos(workdir, out, task, video_path, ids, args, log=print) -> dict:
   """The command: loads the model and inputs, inverts in batches, writes metrics.json."""
   import pathlib
   import numpy as np
-  from inrv_tf import checkpoint, denoiser, inversion, io, losses, render
+  from inrv_tf import workdir as workdir_lib
+  from inrv_tf.denoiser import denoising
+  from inrv_tf.apps import inversion
+  from inrv_tf import files
+  from inrv_tf.model import losses
+  from inrv_tf.model import render
   inversion.check_task(task)
   if args['chunk_pixels'] is None:
     args = {**args, 'chunk_pixels': render.DEFAULT_CHUNK_PIXELS}
   losses.get(args['loss'])
   if args['init'] not in inversion.INITS:
     raise ValueError(f'Unknown init {args["init"]!r}; expected one of {inversion.INITS}.')
-  config, model = checkpoint.load_model(workdir)
-  args = {**args, 'denoiser': denoiser.load_denoiser(workdir) if args.get('denoise') else None}
+  config, model = workdir_lib.load_model(workdir)
+  args = {**args, 'denoiser': denoising.load_denoiser(workdir) if args.get('denoise') else None}
   if task == 'superresolution':
     names, videos, truth = load_superresolution_inputs(
         config, video_path, ids, args['low_size'], args['high_size'], log)
@@ -226,7 +238,7 @@ def invert_videos(workdir, out, task, video_path, ids, args, log=print) -> dict:
              'mean': {k: _mean([m.get(k) for m in per_video.values()]) for k in keys}}
   if task == 'superresolution':
     summary.update(low_size=args['low_size'], high_size=args['high_size'])
-  io.write_json(out / 'metrics.json', summary)
+  files.write_json(out / 'metrics.json', summary)
   mean = summary['mean']
   quality = f'PSNR {mean["psnr"]:.2f} dB, ' if mean.get('psnr') is not None else ''
   log(f'{task}: {quality}Context-L1 {mean["context_l1"]:.2f}, '
@@ -239,7 +251,7 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   from absl import logging
   logging.set_verbosity(logging.WARNING)
-  from inrv_tf import io  # Light: the checks below fail fast, before TensorFlow loads.
+  from inrv_tf import files  # Light: the checks below fail fast, before TensorFlow loads.
   args = {name: getattr(FLAGS, name) for name in (
       'steps', 'lr', 'loss', 'init', 'seed', 'size', 'low_size', 'high_size',
       'batch_size', 'fps', 'denoise')}
@@ -248,12 +260,12 @@ def main(argv):
     for name in ('workdir', 'out'):
       if not getattr(FLAGS, name):
         raise ValueError(f'--{name} is required.')
-    io.read_config(FLAGS.workdir)
+    files.read_config(FLAGS.workdir)
     for name in ('batch_size', 'low_size', 'high_size', 'size'):
       if args[name] is not None and args[name] < 1:
         raise ValueError(f'--{name} must be positive, got {args[name]}.')
     if FLAGS.video is not None and not os.path.isfile(FLAGS.video):
-      raise io.VideoFileError(f'No such video file: {FLAGS.video}')
+      raise files.VideoFileError(f'No such video file: {FLAGS.video}')
     invert_videos(FLAGS.workdir, FLAGS.out, FLAGS.task, FLAGS.video,
                   FLAGS.dataset_ids, args)
   except (ValueError, FileNotFoundError) as e:

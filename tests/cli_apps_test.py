@@ -12,10 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import io
-from inrv_tf import sample
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf import files
+from inrv_tf.apps import sampling
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
@@ -44,13 +44,13 @@ def _finish(processes):
 def runs(workdir, tmp_path_factory, tfds_dir):
   """Runs the successful commands at once; returns (out folder, results)."""
   out = tmp_path_factory.mktemp('apps_cli')
-  _, model = checkpoint.load_model(workdir)
+  _, model = workdir_lib.load_model(workdir)
   codes = model.latents.codes.numpy()
   np.save(out / 'a.npy', codes[0])
   np.save(out / 'b.npy', codes[1])
   # A 64 x 64 x 25 file of training video 0 (the dataset's stored size).
-  builder = data.get_builder('bouncing_balls', tfds_dir)
-  io.write_video(out / 'ball.mp4', next(iter(builder.as_dataset(split='train[:1]')))['video'])
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
+  files.write_video(out / 'ball.mp4', next(iter(builder.as_dataset(split='train[:1]')))['video'])
   w = f'--workdir={workdir}'
   results = _finish({
       'slerp': _start('generate', w, f'--out={out}/slerp', '--num_samples=3', '--seed=1'),
@@ -77,17 +77,17 @@ def _ok(runs, name):
 def test_generate_writes_seeded_samples(runs):
   out = _ok(runs, 'slerp') / 'slerp'
   codes = np.load(out / 'codes.npy')
-  np.testing.assert_array_equal(codes, sample.sample_codes(runs[2], 3, seed=1))
+  np.testing.assert_array_equal(codes, sampling.sample_codes(runs[2], 3, seed=1))
   for i in range(3):
-    assert io.read_video(out / f'sample_{i:03d}.mp4').shape == (8, 32, 32, 3)
-    assert io.read_video(out / f'sample_{i:03d}.gif').shape == (8, 32, 32, 3)
+    assert files.read_video(out / f'sample_{i:03d}.mp4').shape == (8, 32, 32, 3)
+    assert files.read_video(out / f'sample_{i:03d}.gif').shape == (8, 32, 32, 3)
 
 
 def test_generate_gaussian_at_a_new_size(runs):
   out = _ok(runs, 'gaussian') / 'gauss'
   np.testing.assert_allclose(np.load(out / 'codes.npy'),
-                             sample.sample_codes(runs[2], 2, 0, 'gaussian'), atol=1e-6)
-  assert io.read_video(out / 'sample_001.mp4').shape == (12, 48, 40, 3)
+                             sampling.sample_codes(runs[2], 2, 0, 'gaussian'), atol=1e-6)
+  assert files.read_video(out / 'sample_001.mp4').shape == (12, 48, 40, 3)
 
 
 def test_interpolate_between_ids_writes_grid_and_steps(runs):
@@ -96,11 +96,11 @@ def test_interpolate_between_ids_writes_grid_and_steps(runs):
   assert codes.shape == (5, 32)
   np.testing.assert_array_equal(codes[0], runs[2][0])
   np.testing.assert_array_equal(codes[-1], runs[2][1])
-  assert io.read_video(out / 'interpolation.mp4').shape == (8, 64, 96, 3)   # 2 x 3 cells
+  assert files.read_video(out / 'interpolation.mp4').shape == (8, 64, 96, 3)   # 2 x 3 cells
   for i in range(5):
-    assert io.read_video(out / f'step_{i:02d}.gif').shape == (8, 32, 32, 3)
+    assert files.read_video(out / f'step_{i:02d}.gif').shape == (8, 32, 32, 3)
   # The first cell of the grid is the first step.
-  grid, first = io.read_video(out / 'interpolation.gif'), io.read_video(out / 'step_00.gif')
+  grid, first = files.read_video(out / 'interpolation.gif'), files.read_video(out / 'step_00.gif')
   assert np.abs(grid[:, :32, :32].astype(int) - first).mean() < 2.0
 
 
@@ -119,10 +119,10 @@ def test_invert_inpainting_writes_files_and_metrics(runs):
     assert scores['psnr'] > 28.0 and scores['context_l1'] < 3.0, scores
     assert scores['steps'] == 60 and scores['seconds'] > 0
     for kind in ('input', 'mask', 'result'):
-      assert io.read_video(out / f'{name}_{kind}.mp4').shape == (8, 32, 32, 3)
+      assert files.read_video(out / f'{name}_{kind}.mp4').shape == (8, 32, 32, 3)
       assert (out / f'{name}_{kind}.gif').stat().st_size > 0
     assert np.load(out / f'{name}_code.npy').shape == (32,)
-  mask = io.read_video(out / 'video_00000_mask.gif')
+  mask = files.read_video(out / 'video_00000_mask.gif')
   assert mask[:, 20:].max() == 0           # The hidden bottom half is black.
   assert metrics['mean']['psnr'] == pytest.approx(
       np.mean([v['psnr'] for v in metrics['videos'].values()]))
@@ -137,9 +137,9 @@ def test_invert_superresolution_reports_bicubic(runs):
     assert isinstance(scores[key], float), key
   assert scores['psnr'] > 20.0, scores
   assert metrics['low_size'] == 16 and metrics['high_size'] == 32
-  assert io.read_video(out / 'ball_input.mp4').shape == (8, 16, 16, 3)
+  assert files.read_video(out / 'ball_input.mp4').shape == (8, 16, 16, 3)
   for kind in ('result', 'truth', 'bicubic'):
-    assert io.read_video(out / f'ball_{kind}.mp4').shape == (8, 32, 32, 3)
+    assert files.read_video(out / f'ball_{kind}.mp4').shape == (8, 32, 32, 3)
 
 
 def test_bad_input_exits_1_with_a_clear_message(workdir, tmp_path):

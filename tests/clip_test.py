@@ -18,17 +18,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import checkpoint
-from inrv_tf import clip_cache
-from inrv_tf import clip_encoder
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import clip_cache
+from inrv_tf.data import clip_encoder
 from inrv_tf import config as config_lib
-from inrv_tf import data as data_lib
-from inrv_tf import inversion
-from inrv_tf import io
-from inrv_tf import model as model_lib
-from inrv_tf import render
-from inrv_tf import sample
-from inrv_tf import train_lib
+from inrv_tf.data import pipeline as data_lib
+from inrv_tf.apps import inversion
+from inrv_tf import files
+from inrv_tf.model import inrv as model_lib
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
+from inrv_tf.train import loop
 from tests import testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -271,15 +271,15 @@ def trained(tmp_path_factory, tfds_dir, weights):
       model={'clip': True}, train={'steps': TRAIN_STEPS, 'log_every': 1,
                                    'summary_videos': 0})
   first, resumed = [], []
-  train_lib.run(config, workdir, log=first.append)
+  loop.run(config, workdir, log=first.append)
   more = config.replace(train={'steps': TRAIN_STEPS + RESUME_STEPS})
-  summary = train_lib.run(more, workdir, log=resumed.append)
+  summary = loop.run(more, workdir, log=resumed.append)
   return config, workdir, first, resumed, summary
 
 
 def _restore_model(workdir):
   """The model of a workdir, restored as inference does (no training code)."""
-  return checkpoint.load_model(workdir)
+  return workdir_lib.load_model(workdir)
 
 
 def _losses(lines):
@@ -323,14 +323,14 @@ def test_inference_works_on_m_without_clip(trained, tfds_dir):
   d = config.data
   from_m = render.render_video(model, m, d.frames, d.height, d.width)
   np.testing.assert_allclose(
-      from_m, train_lib.reconstruct(model, [0, 1], config, embeddings), atol=1e-5)
+      from_m, loop.reconstruct(model, [0, 1], config, embeddings), atol=1e-5)
   video = data_lib.to_float(next(iter(data_lib.eval_dataset(builder, d, 1, 1)))['video'])
   mask = np.ones([d.frames, d.height, d.width], bool)
   result = inversion.invert(model, video.numpy(), mask, steps=5, codes=m)
   assert result.codes.shape == (1, 32)
   # Loaded from the workdir, the model carries its m table: generation and the
   # default inversion start (the mean of the learned m) need no CLIP.
-  np.testing.assert_array_equal(sample.learned_codes(model), m)
-  codes = sample.sample_codes(sample.learned_codes(model), 3, seed=0)
+  np.testing.assert_array_equal(sampling.learned_codes(model), m)
+  codes = sampling.sample_codes(sampling.learned_codes(model), 3, seed=0)
   assert render.render_video(model, codes, 2, 8, 8).shape == (3, 2, 8, 8, 3)
   np.testing.assert_allclose(inversion.initial_codes(model, 1), m.mean(0, keepdims=True))

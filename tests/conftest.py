@@ -13,10 +13,10 @@ import pytest  # noqa: E402
 def tfds_dir(tmp_path_factory):
   """A TFDS data_dir holding the prepared bouncing_balls `small` dataset."""
   from absl import logging
-  from inrv_tf import data
+  from inrv_tf.data import pipeline
   logging.set_verbosity(logging.WARNING)
   path = tmp_path_factory.mktemp('tfds')
-  data.get_builder('bouncing_balls', str(path))
+  pipeline.get_builder('bouncing_balls', str(path))
   return str(path)
 
 
@@ -27,9 +27,9 @@ def apps_workdir(tmp_path_factory, tfds_dir):
   Trained once per session (~15 s on 2 idle cores) and shared by the tests of
   rendering, inversion, the application command lines and evaluation.
   """
-  from inrv_tf import train_lib
+  from inrv_tf.train import loop
   from tests import testing
   workdir = tmp_path_factory.getbasetemp() / 'apps_small_workdir'
   config = testing.small_config(tfds_dir, data={'num_videos': 2}, train={'steps': 300})
-  train_lib.run(config, workdir, log=lambda _: None)
+  loop.run(config, workdir, log=lambda _: None)
   return workdir

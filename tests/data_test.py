@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from inrv_tf import config as config_lib
-from inrv_tf import data
+from inrv_tf.data import pipeline
 
 
 def _run_both_ways(fn, example):
@@ -17,7 +17,7 @@ def test_preprocess_eager_and_in_tf_data():
   rng = np.random.default_rng(0)
   example = {'video': rng.integers(0, 256, size=(6, 20, 24, 3), dtype=np.uint8),
              'video_id': np.int64(4)}
-  eager, mapped = _run_both_ways(lambda ex: data.preprocess(ex, 4, 10, 12), example)
+  eager, mapped = _run_both_ways(lambda ex: pipeline.preprocess(ex, 4, 10, 12), example)
   for out in (eager, mapped):
     assert out['video'].shape == (4, 10, 12, 3) and out['video'].dtype == tf.uint8
     assert out['video_id'].dtype == tf.int32 and int(out['video_id']) == 4
@@ -29,40 +29,40 @@ def test_preprocess_eager_and_in_tf_data():
 
 def test_one_channel_served_as_rgb():
   video = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4, 1)
-  out = data.resize_video(video, 2, 4, 4).numpy()
+  out = pipeline.resize_video(video, 2, 4, 4).numpy()
   assert out.shape == (2, 4, 4, 3)
   np.testing.assert_array_equal(out[..., 0], out[..., 2])
 
 
 def test_float_range():
   u8 = tf.constant([0, 128, 255], tf.uint8)
-  np.testing.assert_allclose(data.to_float(u8).numpy(), [-1.0, 128 / 127.5 - 1, 1.0], atol=1e-7)
-  np.testing.assert_array_equal(data.to_uint8(data.to_float(u8)).numpy(), [0, 128, 255])
-  np.testing.assert_array_equal(data.to_uint8(tf.constant([-3.0, 3.0])).numpy(), [0, 255])
+  np.testing.assert_allclose(pipeline.to_float(u8).numpy(), [-1.0, 128 / 127.5 - 1, 1.0], atol=1e-7)
+  np.testing.assert_array_equal(pipeline.to_uint8(pipeline.to_float(u8)).numpy(), [0, 128, 255])
+  np.testing.assert_array_equal(pipeline.to_uint8(tf.constant([-3.0, 3.0])).numpy(), [0, 255])
 
 
 def test_unknown_dataset_names_known_ones():
-  with pytest.raises(data.DataError, match='Unknown dataset .nope.*bouncing_balls'):
-    data.get_builder('nope')
+  with pytest.raises(pipeline.DataError, match='Unknown dataset .nope.*bouncing_balls'):
+    pipeline.get_builder('nope')
 
 
 def test_dataset_batches_and_errors(tfds_dir):
-  builder = data.get_builder('bouncing_balls', tfds_dir)
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
   cfg = config_lib.DataConfig(frames=5, height=16, width=16, data_dir=tfds_dir)
-  batch = next(iter(data.make_dataset(builder, cfg, num_videos=4, batch_size=3, seed=0)))
+  batch = next(iter(pipeline.make_dataset(builder, cfg, num_videos=4, batch_size=3, seed=0)))
   assert batch['video'].shape == (3, 5, 16, 16, 3)
   assert float(tf.reduce_min(batch['video'])) >= -1 and float(tf.reduce_max(batch['video'])) <= 1
   assert set(batch['video_id'].numpy()) <= {0, 1, 2, 3}
-  with pytest.raises(data.DataError, match='cannot give frames=26'):
-    data.make_dataset(builder, cfg.__class__(frames=26), 4, 2, 0)
-  with pytest.raises(data.DataError, match='has 64 videos; 65'):
-    data.make_dataset(builder, cfg, 65, 2, 0)
+  with pytest.raises(pipeline.DataError, match='cannot give frames=26'):
+    pipeline.make_dataset(builder, cfg.__class__(frames=26), 4, 2, 0)
+  with pytest.raises(pipeline.DataError, match='has 64 videos; 65'):
+    pipeline.make_dataset(builder, cfg, 65, 2, 0)
 
 
 def test_order_is_a_function_of_seed_and_resumes(tfds_dir):
-  builder = data.get_builder('bouncing_balls', tfds_dir)
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
   cfg = config_lib.DataConfig(frames=2, height=8, width=8)
-  ids = lambda start, n: [int(i) for b in data.make_dataset(
+  ids = lambda start, n: [int(i) for b in pipeline.make_dataset(
       builder, cfg, 6, 2, seed=3, start_step=start).take(n) for i in b['video_id']]
   full = ids(0, 7)
   assert sorted(full[:6]) == list(range(6))      # one epoch sees every video once

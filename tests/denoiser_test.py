@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import checkpoint
+from inrv_tf import workdir as workdir_lib
 from inrv_tf import config as config_lib
-from inrv_tf import data
+from inrv_tf.data import pipeline
 from inrv_tf import denoise
-from inrv_tf import denoiser
-from inrv_tf import denoiser_train
-from inrv_tf import io
-from inrv_tf import render
-from inrv_tf import vqvae
+from inrv_tf.denoiser import denoising
+from inrv_tf.denoiser import train as denoiser_train
+from inrv_tf import files
+from inrv_tf.model import render
+from inrv_tf.denoiser import vqvae
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 300
@@ -50,22 +50,22 @@ def gaussian_blur(frames, sigma: float) -> np.ndarray:
 
 def test_short_training_sharpens_blurred_frames(tfds_dir):
   keras.utils.set_random_seed(0)
-  builder = data.get_builder('bouncing_balls', tfds_dir)
-  videos = np.concatenate([b['video'].numpy() for b in data.eval_dataset(
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
+  videos = np.concatenate([b['video'].numpy() for b in pipeline.eval_dataset(
       builder, config_lib.small().data, 48, 16)])              # uint8[48, 8, 32, 32, 3]
-  sharp = data.to_float(videos).numpy()
+  sharp = pipeline.to_float(videos).numpy()
   blurred = gaussian_blur(sharp.reshape(-1, 32, 32, 3), BLUR_SIGMA).reshape(sharp.shape)
   train, held_out = slice(0, 40), slice(40, 48)
-  c = dataclasses.replace(denoiser.small(), lr=2e-3)
-  model = denoiser.build(c)
+  c = dataclasses.replace(denoising.small(), lr=2e-3)
+  model = denoising.build(c)
   optimizer = keras.optimizers.Adam(c.lr)
   step = denoiser_train.make_train_step(model, optimizer, 'l2')
-  inputs = data.to_uint8(blurred[train].reshape(-1, 32, 32, 3)).numpy()
+  inputs = pipeline.to_uint8(blurred[train].reshape(-1, 32, 32, 3)).numpy()
   targets = videos[train].reshape(-1, 32, 32, 3)
   for i in range(BLUR_STEPS):
     idx = denoiser_train.frame_indices(len(inputs), c.batch_size, c.seed, i)
     step(inputs[idx], targets[idx])
-  out = denoiser.denoise_videos(denoiser.Denoiser(model, c), blurred[held_out])
+  out = denoising.denoise_videos(denoising.Denoiser(model, c), blurred[held_out])
   assert out.shape == blurred[held_out].shape
   l1_blurred = np.abs(blurred[held_out] - sharp[held_out]).mean()
   l1_denoised = np.abs(out - sharp[held_out]).mean()
@@ -92,11 +92,11 @@ def runs(apps_workdir, tmp_path_factory):
   tmp = tmp_path_factory.mktemp('denoise')
   workdir = tmp / 'workdir'
   shutil.copytree(apps_workdir, workdir, ignore=shutil.ignore_patterns('denoiser'))
-  _, model = checkpoint.load_model(workdir)
-  videos = data.to_uint8(render.render_video(model, model.latents.codes, 8, 32, 32)).numpy()
+  _, model = workdir_lib.load_model(workdir)
+  videos = pipeline.to_uint8(render.render_video(model, model.latents.codes, 8, 32, 32)).numpy()
   inputs = tmp / 'inputs'
-  io.write_video(inputs / 'a.mp4', videos[0])
-  io.write_video(inputs / 'b.gif', videos[1])
+  files.write_video(inputs / 'a.mp4', videos[0])
+  files.write_video(inputs / 'b.gif', videos[1])
   inputs.mkdir(exist_ok=True)
   np.save(inputs / 'c.npy', videos[0, :5, :24, :16])          # Another size: resized.
   w = f'--workdir={workdir}'
@@ -122,8 +122,8 @@ def test_train_command_writes_config_checkpoints_and_metrics(runs):
   stdout = _ok(runs, 'train')
   folder = runs[1] / 'denoiser'
   assert 'denoiser step 40/40' in stdout
-  config = denoiser.load_config(runs[1])
-  assert config == dataclasses.replace(denoiser.small(), steps=40)
+  config = denoising.load_config(runs[1])
+  assert config == dataclasses.replace(denoising.small(), steps=40)
   assert tf.train.latest_checkpoint(str(folder / 'checkpoints')).endswith('ckpt-40')
   metrics = json.loads((folder / 'metrics.json').read_text())
   assert metrics['step'] == 40 and metrics['frames'] == 16 and metrics['size'] == 32
@@ -131,7 +131,7 @@ def test_train_command_writes_config_checkpoints_and_metrics(runs):
   targets = np.load(folder / 'pairs' / 'targets.npy', mmap_mode='r')
   assert inputs.shape == targets.shape == (16, 32, 32, 3)
   # Restored here, the denoiser scores what it scored in the training process.
-  again = denoiser_train.pair_metrics(denoiser.load_denoiser(runs[1]), inputs, targets)
+  again = denoiser_train.pair_metrics(denoising.load_denoiser(runs[1]), inputs, targets)
   for key in ('l1_input', 'l1_denoised', 'psnr_denoised'):
     assert again[key] == pytest.approx(metrics[key], rel=1e-5), key
 
@@ -141,7 +141,7 @@ def test_apply_command_keeps_names_and_shapes(runs):
   assert 'Denoised 3 videos at 32 x 32' in _ok(runs, 'apply')
   inputs, out = runs[0] / 'inputs', runs[0] / 'out'
   for name in ('a.mp4', 'b.gif', 'c.npy'):
-    read = np.load if name.endswith('.npy') else io.read_video
+    read = np.load if name.endswith('.npy') else files.read_video
     before, after = read(inputs / name), read(out / name)
     assert after.shape == before.shape and after.dtype == np.uint8, name
     assert np.abs(after.astype(int) - before).mean() > 1.0, name    # It changed them.
@@ -164,29 +164,29 @@ def test_bad_input_exits_1_with_a_clear_message(runs):
 def test_maybe_denoise_changes_frames_not_shapes(runs):
   _ok(runs, 'train')
   workdir = runs[1]
-  _, model = checkpoint.load_model(workdir)
+  _, model = workdir_lib.load_model(workdir)
   videos = render.render_video(model, model.latents.codes, 8, 32, 32).numpy()
-  assert denoiser.maybe_denoise(videos, workdir, enabled=False) is videos
-  sharp = denoiser.maybe_denoise(videos, workdir, enabled=True)
+  assert denoising.maybe_denoise(videos, workdir, enabled=False) is videos
+  sharp = denoising.maybe_denoise(videos, workdir, enabled=True)
   assert sharp.shape == videos.shape and sharp.dtype == np.float32
   assert np.abs(sharp - videos).mean() > 0.01
   assert sharp.min() >= -1.0 and sharp.max() <= 1.0
-  as_uint8 = denoiser.maybe_denoise(data.to_uint8(videos).numpy(), workdir, True)
+  as_uint8 = denoising.maybe_denoise(pipeline.to_uint8(videos).numpy(), workdir, True)
   assert as_uint8.dtype == np.uint8 and as_uint8.shape == videos.shape
   other = render.render_video(model, model.latents.codes[:1], 3, 48, 40).numpy()
-  assert denoiser.maybe_denoise(other, workdir, True).shape == (1, 3, 48, 40, 3)
+  assert denoising.maybe_denoise(other, workdir, True).shape == (1, 3, 48, 40, 3)
 
 
 def test_training_resumes_and_refuses_another_model(runs):
   _ok(runs, 'train')
   lines = []
   result = denoiser_train.train_denoiser(
-      runs[1], dataclasses.replace(denoiser.small(), steps=45), log=lines.append)
+      runs[1], dataclasses.replace(denoising.small(), steps=45), log=lines.append)
   assert result['step'] == 45
   assert any(l.startswith('Reusing 16 denoiser pairs') for l in lines), lines
   assert any('Resumed the denoiser from' in l and 'ckpt-40' in l for l in lines), lines
-  with pytest.raises(denoiser.DenoiserError, match='other hidden'):
-    denoiser_train.prepare_directory(runs[1], dataclasses.replace(denoiser.small(), hidden=16))
+  with pytest.raises(denoising.DenoiserError, match='other hidden'):
+    denoiser_train.prepare_directory(runs[1], dataclasses.replace(denoising.small(), hidden=16))
 
 
 class _Wrapped(tf.Module):
@@ -194,21 +194,21 @@ class _Wrapped(tf.Module):
 
   def __init__(self, den):
     super().__init__()
-    self.denoiser_variables = denoiser.serving_variables(den)
+    self.denoiser_variables = denoising.serving_variables(den)
     self._denoiser = den          # A plain dataclass: not tracked, its variables are.
     self.denoise = tf.function(self._denoise, input_signature=[
         tf.TensorSpec([None, None, None, None, 3], tf.float32, name='video')])
 
   def _denoise(self, video):
-    return {'video': data.to_uint8(denoiser.denoise_tensor(
+    return {'video': pipeline.to_uint8(denoising.denoise_tensor(
         self._denoiser.model, video, self._denoiser.size))}
 
 
 def test_saved_model_wrapper_matches_the_library(runs, tmp_path):
   _ok(runs, 'train')
-  den = denoiser.load_denoiser(runs[1])
+  den = denoising.load_denoiser(runs[1])
   videos = np.random.default_rng(0).uniform(-1, 1, (2, 3, 32, 40, 3)).astype(np.float32)
-  want = data.to_uint8(denoiser.denoise_videos(den, videos)).numpy()
+  want = pipeline.to_uint8(denoising.denoise_videos(den, videos)).numpy()
   module = _Wrapped(den)
   path = str(tmp_path / 'saved')
   tf.saved_model.save(module, path, signatures={'serving_default': module.denoise})
@@ -225,10 +225,10 @@ def test_saved_model_wrapper_matches_the_library(runs, tmp_path):
 
 
 def test_config_checks():
-  with pytest.raises(denoiser.DenoiserError, match='multiple of 8'):
-    denoiser.validate(dataclasses.replace(denoiser.paper(), size=100))
-  with pytest.raises(denoiser.DenoiserError, match='loss must be l1 or l2'):
-    denoiser.validate(dataclasses.replace(denoiser.paper(), loss='huber'))
-  c = denoiser.small()
-  assert denoiser.DenoiserConfig.from_json(c.to_json()) == c
-  assert vqvae.SIZES['paper'] == {k: getattr(denoiser.paper(), k) for k in vqvae.SIZES['paper']}
+  with pytest.raises(denoising.DenoiserError, match='multiple of 8'):
+    denoising.validate(dataclasses.replace(denoising.paper(), size=100))
+  with pytest.raises(denoising.DenoiserError, match='loss must be l1 or l2'):
+    denoising.validate(dataclasses.replace(denoising.paper(), loss='huber'))
+  c = denoising.small()
+  assert denoising.DenoiserConfig.from_json(c.to_json()) == c
+  assert vqvae.SIZES['paper'] == {k: getattr(denoising.paper(), k) for k in vqvae.SIZES['paper']}

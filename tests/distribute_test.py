@@ -26,7 +26,9 @@ PRELUDE = textwrap.dedent('''
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from absl import logging
     logging.set_verbosity(logging.ERROR)
-    from inrv_tf import config as config_lib, train_lib, checkpoint
+    from inrv_tf import config as config_lib
+    from inrv_tf.train import loop
+    from inrv_tf import workdir as workdir_lib
     from tests import testing
 ''')
 
@@ -57,10 +59,10 @@ def test_mirrored_step_equals_default_step(tfds_dir):
       results = {{}}
       for name, strategy in [('default', tf.distribute.get_strategy()),
                              ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
-        state = train_lib.create_state(cfg, strategy)
+        state = loop.create_state(cfg, strategy)
         with strategy.scope():
           feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
-        step = train_lib.make_train_step(state, cfg, strategy, feats)
+        step = loop.make_train_step(state, cfg, strategy, feats)
         dist = strategy.experimental_distribute_dataset(
             tf.data.Dataset.from_tensors(batch))
         out = step(next(iter(dist)))
@@ -84,12 +86,12 @@ def test_mirrored_run_trains_and_resumes(tfds_dir, tmp_path):
       cfg = config_lib.small().replace(**{_tiny_config(tfds_dir)!r})
       strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
       wd = {str(tmp_path)!r}
-      train_lib.run(cfg.replace(train={{'steps': 2}}), wd + '/b', strategy, log=lambda _: None)
+      loop.run(cfg.replace(train={{'steps': 2}}), wd + '/b', strategy, log=lambda _: None)
       logs = []
-      s = train_lib.run(cfg, wd + '/b', strategy, log=logs.append)
-      train_lib.run(cfg, wd + '/a', tf.distribute.get_strategy(), log=lambda _: None)
-      _, a = checkpoint.load_model(wd + '/a')
-      _, b = checkpoint.load_model(wd + '/b')
+      s = loop.run(cfg, wd + '/b', strategy, log=logs.append)
+      loop.run(cfg, wd + '/a', tf.distribute.get_strategy(), log=lambda _: None)
+      _, a = workdir_lib.load_model(wd + '/a')
+      _, b = workdir_lib.load_model(wd + '/b')
       diff = max(float(np.abs(np.array(x) - np.array(y)).max())
                  for x, y in zip(a.trainable_variables, b.trainable_variables))
       print(json.dumps(dict(resumed=any('Resumed' in l for l in logs), step=s['step'],
@@ -137,9 +139,9 @@ def test_two_worker_run_agrees_with_one_process(tfds_dir, tmp_path):
   metrics = [json.loads((tmp_path / n / 'metrics.json').read_text()) for n in ('multi', 'single')]
   assert metrics[0]['step'] == metrics[1]['step'] == 5
   assert metrics[0]['psnr'] == pytest.approx(metrics[1]['psnr'], abs=1e-3)
-  from inrv_tf import checkpoint
-  _, multi = checkpoint.load_model(tmp_path / 'multi')
-  _, single = checkpoint.load_model(tmp_path / 'single')
+  from inrv_tf import workdir as workdir_lib
+  _, multi = workdir_lib.load_model(tmp_path / 'multi')
+  _, single = workdir_lib.load_model(tmp_path / 'single')
   for a, b in zip(multi.trainable_variables, single.trainable_variables):
     np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-6)
   assert not any(n.startswith('.scratch') for n in os.listdir(tmp_path / 'multi'))

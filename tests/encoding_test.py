@@ -3,7 +3,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import encoding
+from inrv_tf.model import encoding
 
 
 def test_feature_count_is_63_for_paper():

@@ -14,14 +14,14 @@ import sys
 import numpy as np
 import pytest
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import evaluate
-from inrv_tf import inversion
-from inrv_tf import metrics
-from inrv_tf import render
-from inrv_tf import sample
-from inrv_tf import single_inr
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf.evaluate import __main__ as evaluate
+from inrv_tf.apps import inversion
+from inrv_tf.model import metrics
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
+from inrv_tf.evaluate import single_inr
 from tests import fvd_test
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,12 +36,12 @@ def workdir(apps_workdir):
 
 @pytest.fixture(scope='module')
 def trained(workdir):
-  return checkpoint.load_model(workdir)
+  return workdir_lib.load_model(workdir)
 
 
 @pytest.fixture(scope='module')
 def builder(tfds_dir):
-  return data.get_builder('bouncing_balls', tfds_dir)
+  return pipeline.get_builder('bouncing_balls', tfds_dir)
 
 
 @pytest.fixture(scope='module')
@@ -81,11 +81,11 @@ def _check_structure(result, table, paper_table, methods):
 def _videos(builder, ids, frames, size):
   """uint8[N, frames, size, size, 3], loaded without evaluate's loader."""
   ds = builder.as_dataset(split=f'train[{ids[0]}:{ids[-1] + 1}]', shuffle_files=False)
-  return np.stack([data.preprocess(ex, frames, size, size)['video'].numpy() for ex in ds])
+  return np.stack([pipeline.preprocess(ex, frames, size, size)['video'].numpy() for ex in ds])
 
 
 def _u8(videos):
-  return data.to_uint8(videos).numpy()
+  return pipeline.to_uint8(videos).numpy()
 
 
 def _mean_psnr(pred, truth):
@@ -111,7 +111,7 @@ def test_reconstruction_table(workdir, trained, builder, settings, tmp_path):
   assert (inrv['psnr_full'], inrv['ssim_full']) == pytest.approx(
       (inrv['psnr_50'], inrv['ssim_50']), **NEAR)   # The whole training set is these 2.
   # Single-INR, refitted the same way (seed 0, 30 steps).
-  fit = single_inr.fit_videos(data.to_float(truth).numpy(), model.spec,
+  fit = single_inr.fit_videos(pipeline.to_float(truth).numpy(), model.spec,
                               config.model.num_frequencies, steps=30, lr=3e-3, seed=0)
   refit = _u8(single_inr.render_fit(fit, 8, 32, 32, config.model.num_frequencies))
   assert single['psnr_50'] == pytest.approx(_mean_psnr(refit, truth), rel=1e-3)
@@ -123,7 +123,7 @@ def test_reconstruction_table(workdir, trained, builder, settings, tmp_path):
 # Tables 2 and 4 --------------------------------------------------------------
 def _fvd(model, builder, network, size):
   real = _videos(builder, [0, 1], 8, size)
-  codes = sample.sample_codes(sample.learned_codes(model), 4, seed=0)
+  codes = sampling.sample_codes(sampling.learned_codes(model), 4, seed=0)
   fake = _u8(render.render_video(model, codes, 8, size, size))
   real_stats = metrics.feature_statistics(network.embed(real))
   return metrics.frechet_distance(*metrics.feature_statistics(network.embed(fake)),
@@ -131,7 +131,7 @@ def _fvd(model, builder, network, size):
 
 
 def test_fvd_and_multires_tables(workdir, trained, builder, settings, i3d, tmp_path):
-  from inrv_tf import fvd
+  from inrv_tf.evaluate import fvd
   network = fvd.load_feature_network(i3d)
   result, lines = _run(workdir, 'fvd', dataclasses.replace(settings, size=32), tmp_path)
   _check_structure(result, 'fvd', 2, ['INR-V'])
@@ -243,5 +243,5 @@ def test_unknown_table_and_bad_settings_are_refused(workdir):
     evaluate.evaluate(workdir, 'speed')
   with pytest.raises(ValueError, match='--batch_size must be positive'):
     evaluate.evaluate(workdir, 'superres', evaluate.Settings(batch_size=0))
-  with pytest.raises(data.DataError, match='Scale 3 needs 96 x 96 ground truth'):
+  with pytest.raises(pipeline.DataError, match='Scale 3 needs 96 x 96 ground truth'):
     evaluate.evaluate(workdir, 'superres', evaluate.Settings(scales=(2.0, 3.0)))

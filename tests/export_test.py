@@ -29,12 +29,12 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 from export import client
 from export import export_decoder
 from export import serving_module
-from inrv_tf import checkpoint
+from inrv_tf import workdir as workdir_lib
 from inrv_tf import config as config_lib
-from inrv_tf import data
-from inrv_tf import render
-from inrv_tf import sample as sample_lib
-from inrv_tf import train_lib
+from inrv_tf.data import pipeline
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
+from inrv_tf.train import loop
 
 NAME = 'balls'
 NUM_VIDEOS = 3
@@ -47,7 +47,7 @@ def _size(frames, height, width):
 
 
 def _library_video(model, z, frames, height, width) -> np.ndarray:
-  return data.to_uint8(render.render_video(model, z, frames, height, width)).numpy()
+  return pipeline.to_uint8(render.render_video(model, z, frames, height, width)).numpy()
 
 
 def _assert_same_video(got, want):
@@ -65,8 +65,8 @@ def trained(tmp_path_factory):
   config = config_lib.small().replace(
       data={'data_dir': str(root / 'tfds'), 'num_videos': NUM_VIDEOS},
       train={'steps': 60, 'log_every': 1000, 'checkpoint_every': 1000})
-  train_lib.run(config, workdir, log=lambda _: None)
-  _, model = checkpoint.load_model(workdir)
+  loop.run(config, workdir, log=lambda _: None)
+  _, model = workdir_lib.load_model(workdir)
   return root, workdir, model
 
 
@@ -269,12 +269,12 @@ def test_tf_only_process_matches_library(trained, exported, tmp_path):
   _assert_same_video(out['reconstruct_large'],
                      _library_video(model, model.latent(tf.constant([1])), 2, 48, 40))
   # The library's sampler draws the same codes from the same seed.
-  np.testing.assert_allclose(out['sample_z'], sample_lib.slerp_samples(codes, 3, 11),
+  np.testing.assert_allclose(out['sample_z'], sampling.slerp_samples(codes, 3, 11),
                              atol=1e-7)
   np.testing.assert_allclose(out['sample_z'],
                              serving_module.sample_codes(codes, 3, 11), atol=1e-7)
   _assert_same_video(out['sample_video'], _library_video(model, out['sample_z'], 4, 16, 16))
-  path = sample_lib.interpolation_codes(codes[0], codes[1], 4)
+  path = sampling.interpolation_codes(codes[0], codes[1], 4)
   np.testing.assert_allclose(out['interpolate_z'], path, atol=1e-7)
   np.testing.assert_allclose(out['interpolate_z'][[0, -1]], codes[:2], atol=1e-7)
   _assert_same_video(out['interpolate_video'], _library_video(model, path, 4, 16, 16))
@@ -523,9 +523,9 @@ def test_client_command_line_writes_videos(loaded, rest_server, tmp_path):
   want = _call_signature(loaded, 'sample', client.make_inputs(
       'sample', count=2, seed=4, frames=4, height=32, width=32))
   np.testing.assert_array_equal(np.load(tmp_path / 'z.npy'), want['z'])
-  from inrv_tf import io
+  from inrv_tf import files
   for i, path in enumerate(client.video_paths(out, 2)):
-    video = io.read_video(path)
+    video = files.read_video(path)
     assert video.shape == (4, 32, 32, 3)
     # mp4 is lossy: close, not equal.
     assert np.abs(video.astype(float) - want['video'][i]).mean() < 8.0

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import fvd
-from inrv_tf import metrics
+from inrv_tf.evaluate import fvd
+from inrv_tf.model import metrics
 
 POOL = 28                       # 224 / 28 = 8 x 8 cells per frame.
 FEATURES = 400

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import grid
+from inrv_tf.model import grid
 
 
 def test_corners_and_order():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import hypernetwork
-from inrv_tf import inr
+from inrv_tf.model import hypernetwork
+from inrv_tf.model import inr
 
 SPEC = inr.InrSpec(27, (64, 64), 3)
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import inr
+from inrv_tf.model import inr
 
 
 def test_param_counts():

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import inversion
-from inrv_tf import render
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf.apps import inversion
+from inrv_tf.model import render
 from tests import testing
 
 STEPS = 60              # Adam steps each task gets (lr 1e-2, from the mean code).
@@ -18,15 +18,15 @@ MASKED_TASKS = [t for t in inversion.TASKS if t != 'superresolution']
 @pytest.fixture(scope='module')
 def trained(apps_workdir):
   """(config, model) of the session's small trained workdir (conftest.py)."""
-  return checkpoint.load_model(apps_workdir)
+  return workdir_lib.load_model(apps_workdir)
 
 
 @pytest.fixture(scope='module')
 def videos(trained, tfds_dir):
   """The 2 training videos, f32[2, 8, 32, 32, 3] in [-1, 1]."""
-  builder = data.get_builder('bouncing_balls', tfds_dir)
-  batch = next(iter(data.eval_dataset(builder, trained[0].data, 2, 2)))
-  return data.to_float(batch['video']).numpy()
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
+  batch = next(iter(pipeline.eval_dataset(builder, trained[0].data, 2, 2)))
+  return pipeline.to_float(batch['video']).numpy()
 
 
 # Masks -----------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_initial_codes(trained):
 
 def test_clip_models_start_from_zeros():
   """With Video-CLIP the learned m need frame embeddings: 'mean' says so."""
-  from inrv_tf import model as model_lib
+  from inrv_tf.model import inrv as model_lib
   model = model_lib.build_model(testing.tiny_model_config(
       clip=True, clip_dim=8, gru_units=4, gru_layers=1, merge_widths=(8,)), seed=0)
   with pytest.raises(inversion.InversionError, match="Video-CLIP.*init='zeros'"):

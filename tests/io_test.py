@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from inrv_tf import config as config_lib
-from inrv_tf import io
+from inrv_tf import files
 
 
 def _video(t=6, h=32, w=48):
@@ -24,8 +24,8 @@ def test_video_round_trip(tmp_path, suffix, tolerance):
   if suffix == '.npy':
     np.save(path, video)
   else:
-    io.write_video(path, video, fps=5)
-  back = io.read_video(path)
+    files.write_video(path, video, fps=5)
+  back = files.read_video(path)
   assert back.shape == video.shape and back.dtype == np.uint8
   assert np.abs(back.astype(int) - video).mean() <= tolerance / 4
   # Away from block edges, colours are kept within the codec's error.
@@ -34,28 +34,28 @@ def test_video_round_trip(tmp_path, suffix, tolerance):
 
 
 def test_read_errors(tmp_path):
-  with pytest.raises(io.VideoFileError, match='No such video file'):
-    io.read_video(tmp_path / 'missing.mp4')
+  with pytest.raises(files.VideoFileError, match='No such video file'):
+    files.read_video(tmp_path / 'missing.mp4')
   bad = tmp_path / 'bad.mp4'
   bad.write_bytes(b'not a video at all')
-  with pytest.raises(io.VideoFileError, match='Cannot decode video .*bad.mp4'):
-    io.read_video(bad)
+  with pytest.raises(files.VideoFileError, match='Cannot decode video .*bad.mp4'):
+    files.read_video(bad)
   with pytest.raises(ValueError, match='uint8'):
-    io.write_video(tmp_path / 'x.mp4', np.zeros((2, 4, 4, 3), np.float32))
+    files.write_video(tmp_path / 'x.mp4', np.zeros((2, 4, 4, 3), np.float32))
 
 
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
   path = tmp_path / 'm.json'
-  io.write_json(path, {'a': 1})
+  files.write_json(path, {'a': 1})
   with pytest.raises(TypeError):
-    io.write_json(path, {'a': object()})
+    files.write_json(path, {'a': object()})
   assert json.loads(path.read_text()) == {'a': 1}
   assert os.listdir(tmp_path) == ['m.json']
 
 
 def test_config_round_trip(tmp_path):
   config = config_lib.small().replace(model={'num_videos': 3})
-  io.write_config(tmp_path, config)
-  assert io.read_config(tmp_path) == config
+  files.write_config(tmp_path, config)
+  assert files.read_config(tmp_path) == config
   with pytest.raises(FileNotFoundError, match='not an inrv_tf workdir'):
-    io.read_config(tmp_path / 'nothing')
+    files.read_config(tmp_path / 'nothing')

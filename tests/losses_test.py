@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import losses
-from inrv_tf import metrics
+from inrv_tf.model import losses
+from inrv_tf.model import metrics
 
 
 def test_values():

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from inrv_tf import inversion
-from inrv_tf import metrics
+from inrv_tf.apps import inversion
+from inrv_tf.model import metrics
 
 
 def _noisy_pair(delta: float, shape=(2, 3, 16, 16, 3), seed=0):

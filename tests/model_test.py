@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import config as config_lib
-from inrv_tf import model as model_lib
+from inrv_tf.model import inrv as model_lib
 from tests import testing
 
 

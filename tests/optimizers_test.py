@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import optimizers
+from inrv_tf.train import optimizers
 
 
 def _run(optimizer_cls, init, steps, **kwargs):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import render
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf.model import render
 
 TRAINED_PSNR = 30.0   # dB: the fixture's reconstructions are ~43 dB.
 
@@ -13,7 +13,7 @@ TRAINED_PSNR = 30.0   # dB: the fixture's reconstructions are ~43 dB.
 @pytest.fixture(scope='module')
 def trained(apps_workdir):
   """(config, model) of the session's small trained workdir (conftest.py)."""
-  return checkpoint.load_model(apps_workdir)
+  return workdir_lib.load_model(apps_workdir)
 
 
 @pytest.fixture(scope='module')
@@ -23,11 +23,11 @@ def codes(trained):
 
 def test_trained_size_render_reconstructs_the_training_videos(trained, codes, tfds_dir):
   config, model = trained
-  builder = data.get_builder('bouncing_balls', tfds_dir)
-  truth = next(iter(data.eval_dataset(builder, config.data, 2, 2)))['video'].numpy()
+  builder = pipeline.get_builder('bouncing_balls', tfds_dir)
+  truth = next(iter(pipeline.eval_dataset(builder, config.data, 2, 2)))['video'].numpy()
   video = render.render_video(model, codes, 8, 32, 32).numpy()
   assert video.shape == (2, 8, 32, 32, 3)
-  mse = np.mean((np.clip(video, -1, 1) - data.to_float(truth).numpy()) ** 2, axis=(1, 2, 3, 4))
+  mse = np.mean((np.clip(video, -1, 1) - pipeline.to_float(truth).numpy()) ** 2, axis=(1, 2, 3, 4))
   assert np.all(10 * np.log10(4.0 / mse) > TRAINED_PSNR)
 
 
@@ -62,8 +62,8 @@ def test_bfloat16_inr_keeps_first_and_last_layers_in_float32(trained, codes, mon
   model: 59.1 and 51.9 dB).
   """
   import tensorflow as tf
-  from inrv_tf import encoding
-  from inrv_tf import inr
+  from inrv_tf.model import encoding
+  from inrv_tf.model import inr
   model = trained[1]
   params = model.inr_params(codes)
   features = tf.constant(encoding.encoded_grid(8, 32, 32, model.model_config.num_frequencies))

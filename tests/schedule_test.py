@@ -1,6 +1,6 @@
 import pytest
 
-from inrv_tf import schedule
+from inrv_tf.train import schedule
 
 
 def test_progressive_stage_sizes_and_caps():

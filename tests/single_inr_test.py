@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import encoding
-from inrv_tf import inr
-from inrv_tf import metrics
-from inrv_tf import single_inr
+from inrv_tf.model import encoding
+from inrv_tf.model import inr
+from inrv_tf.model import metrics
+from inrv_tf.evaluate import single_inr
 
 K = 6
 SPEC = inr.InrSpec(encoding.num_features(K), (64, 64, 64), 3)

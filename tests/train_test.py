@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import losses
-from inrv_tf import train_lib
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf.model import losses
+from inrv_tf.train import loop
 from tests import testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ def _tiny(tfds_dir, **train):
 def test_small_overfits_two_videos(tfds_dir, tmp_path):
   config = testing.small_config(tfds_dir, data={'num_videos': 2}, train={'steps': 400})
   logs = []
-  summary = train_lib.run(config, tmp_path, log=logs.append)
+  summary = loop.run(config, tmp_path, log=logs.append)
   assert summary['psnr'] >= 30.0, summary
   assert summary['ssim'] >= 0.9, summary
   assert summary['num_videos'] == 2 and summary['step'] == 400
@@ -54,7 +54,7 @@ def test_bfloat16_run_trains_to_high_psnr(tfds_dir, tmp_path):
   for precision in ('float32', 'bfloat16'):
     config = testing.small_config(tfds_dir, data={'num_videos': 2},
                                   train={'steps': 300, 'precision': precision})
-    psnr[precision] = train_lib.run(config, tmp_path / precision, log=lambda _: None)['psnr']
+    psnr[precision] = loop.run(config, tmp_path / precision, log=lambda _: None)['psnr']
   assert psnr['float32'] > 40.0, psnr
   assert psnr['bfloat16'] > 37.0, psnr
 
@@ -62,13 +62,13 @@ def test_bfloat16_run_trains_to_high_psnr(tfds_dir, tmp_path):
 def test_resume_equals_unbroken_run(tfds_dir, tmp_path):
   config = _tiny(tfds_dir, steps=6)
   config = config.replace(data={'pixel_fraction': 0.5})
-  train_lib.run(config, tmp_path / 'a', log=lambda _: None)
-  train_lib.run(config.replace(train={'steps': 3}), tmp_path / 'b', log=lambda _: None)
+  loop.run(config, tmp_path / 'a', log=lambda _: None)
+  loop.run(config.replace(train={'steps': 3}), tmp_path / 'b', log=lambda _: None)
   logs = []
-  train_lib.run(config, tmp_path / 'b', log=logs.append)
+  loop.run(config, tmp_path / 'b', log=logs.append)
   assert any('Resumed from' in line and 'at step 3' in line for line in logs)
-  _, a = checkpoint.load_model(tmp_path / 'a')
-  _, b = checkpoint.load_model(tmp_path / 'b')
+  _, a = workdir_lib.load_model(tmp_path / 'a')
+  _, b = workdir_lib.load_model(tmp_path / 'b')
   assert len(a.variables) == len(b.variables)
   for va, vb in zip(a.variables, b.variables):
     np.testing.assert_allclose(np.array(va), np.array(vb), rtol=1e-6, atol=1e-7,
@@ -79,33 +79,33 @@ def test_resume_equals_unbroken_run(tfds_dir, tmp_path):
 
 def test_refuses_workdir_of_another_config(tfds_dir, tmp_path):
   config = _tiny(tfds_dir, steps=1)
-  train_lib.run(config, tmp_path, log=lambda _: None)
+  loop.run(config, tmp_path, log=lambda _: None)
   before = (tmp_path / 'config.json').read_text()
-  with pytest.raises(train_lib.WorkdirError, match='latent_dim: saved 8, requested 9'):
-    train_lib.run(config.replace(model={'latent_dim': 9}), tmp_path, log=lambda _: None)
-  with pytest.raises(train_lib.WorkdirError, match='frames: saved 4, requested 3'):
-    train_lib.run(config.replace(data={'frames': 3}), tmp_path, log=lambda _: None)
+  with pytest.raises(loop.WorkdirError, match='latent_dim: saved 8, requested 9'):
+    loop.run(config.replace(model={'latent_dim': 9}), tmp_path, log=lambda _: None)
+  with pytest.raises(loop.WorkdirError, match='frames: saved 4, requested 3'):
+    loop.run(config.replace(data={'frames': 3}), tmp_path, log=lambda _: None)
   assert (tmp_path / 'config.json').read_text() == before
 
 
 @pytest.mark.parametrize('changes,error,message', [
-    ({'data': {'dataset': 'no_such_data'}}, data.DataError, 'Unknown dataset'),
-    ({'data': {'frames': 99}}, data.DataError, 'cannot give frames=99'),
+    ({'data': {'dataset': 'no_such_data'}}, pipeline.DataError, 'Unknown dataset'),
+    ({'data': {'frames': 99}}, pipeline.DataError, 'cannot give frames=99'),
     ({'data': {'height': 0}}, ValueError, 'height must be a positive'),
-    ({'data': {'num_videos': 1000}}, data.DataError, 'has 64 videos'),
+    ({'data': {'num_videos': 1000}}, pipeline.DataError, 'has 64 videos'),
 ])
 def test_bad_inputs_write_nothing(tfds_dir, tmp_path, changes, error, message):
   workdir = tmp_path / 'run'
   with pytest.raises(error, match=message):
-    train_lib.run(_tiny(tfds_dir).replace(**changes), workdir, log=lambda _: None)
+    loop.run(_tiny(tfds_dir).replace(**changes), workdir, log=lambda _: None)
   assert not workdir.exists()
 
 
 def test_workdir_that_is_a_file(tfds_dir, tmp_path):
   path = tmp_path / 'file'
   path.write_text('x')
-  with pytest.raises(train_lib.WorkdirError, match='not a directory'):
-    train_lib.run(_tiny(tfds_dir), path, log=lambda _: None)
+  with pytest.raises(loop.WorkdirError, match='not a directory'):
+    loop.run(_tiny(tfds_dir), path, log=lambda _: None)
 
 
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(tfds_dir, tmp_path, monkeypatch):
@@ -118,10 +118,10 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tfds_dir, tmp_path, mon
 
   monkeypatch.setattr(losses, 'get', lambda name: poisoned)
   config = _tiny(tfds_dir, steps=10, checkpoint_every=2)
-  with pytest.raises(train_lib.NonFiniteLossError, match='at step 5.*ckpt-4'):
-    train_lib.run(config, tmp_path, log=lambda _: None)
+  with pytest.raises(loop.NonFiniteLossError, match='at step 5.*ckpt-4'):
+    loop.run(config, tmp_path, log=lambda _: None)
   assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-4')
-  _, model = checkpoint.load_model(tmp_path)
+  _, model = workdir_lib.load_model(tmp_path)
   assert all(np.isfinite(v).all() for v in testing.variables_by_path(model).values())
 
 
@@ -129,7 +129,7 @@ def test_progressive_stages(tfds_dir, tmp_path):
   config = _tiny(tfds_dir, steps=14, progressive=True, stage_max_epochs=(2,))
   config = config.replace(data={'num_videos': 12})
   logs = []
-  train_lib.run(config, tmp_path, log=logs.append)
+  loop.run(config, tmp_path, log=logs.append)
   # Stage 0: 10 videos, 5 steps an epoch, capped at 2 epochs -> stage 1 from step 10.
   assert 'Stage 0: 10 videos from step 0.' in logs
   assert 'Stage 1: 12 videos from step 10.' in logs
@@ -166,9 +166,9 @@ def test_chunked_step_equals_whole_step(tfds_dir, fraction):
   for chunk in (None, 100):   # 1,024 pixels: 11 chunks, the last one short
     cfg = config.replace(train={'chunk_pixels': chunk})
     strategy = tf.distribute.get_strategy()
-    state = train_lib.create_state(cfg, strategy)
+    state = loop.create_state(cfg, strategy)
     feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
-    out = train_lib.make_train_step(state, cfg, strategy, feats)(batch)
+    out = loop.make_train_step(state, cfg, strategy, feats)(batch)
     results.append((float(out['loss']), float(out['mse']),
                     [np.array(v) for v in state.model.trainable_variables]))
   assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inrv_tf import vqvae
+from inrv_tf.denoiser import vqvae
 
 K, D = 16, 4
 

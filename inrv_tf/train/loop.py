@@ -20,22 +20,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import checkpoint as checkpoint_lib
-from inrv_tf import clip_cache
-from inrv_tf import clip_encoder
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import clip_cache
+from inrv_tf.data import clip_encoder
 from inrv_tf import config as config_lib
-from inrv_tf import data as data_lib
-from inrv_tf import distribute
-from inrv_tf import inr
-from inrv_tf import io
-from inrv_tf import losses
-from inrv_tf import metrics
-from inrv_tf import model as model_lib
-from inrv_tf import optimizers
-from inrv_tf import render
-from inrv_tf import schedule
+from inrv_tf.data import pipeline as data_lib
+from inrv_tf.train import distribute
+from inrv_tf.model import inr
+from inrv_tf import files
+from inrv_tf.model import losses
+from inrv_tf.model import metrics
+from inrv_tf.model import inrv as model_lib
+from inrv_tf.train import optimizers
+from inrv_tf.model import render
+from inrv_tf.train import schedule
 
-CHECKPOINT_DIR = checkpoint_lib.CHECKPOINT_DIR
+CHECKPOINT_DIR = workdir_lib.CHECKPOINT_DIR
 
 
 class WorkdirError(ValueError):
@@ -171,12 +171,12 @@ def psnr_from_mse(mse: float) -> float:
 
 def _check_config(workdir: pathlib.Path, config: config_lib.Config) -> None:
   """Refuses a workdir trained with another model or data configuration."""
-  if not io.config_path(workdir).exists():
+  if not files.config_path(workdir).exists():
     return
   try:
-    saved = io.read_config(workdir)
+    saved = files.read_config(workdir)
   except (ValueError, TypeError) as e:
-    raise WorkdirError(f'{io.config_path(workdir)} is unreadable: {e}') from e
+    raise WorkdirError(f'{files.config_path(workdir)} is unreadable: {e}') from e
   for section in ('model', 'data'):
     a, b = getattr(saved, section), getattr(config, section)
     diffs = [f'{f.name}: saved {getattr(a, f.name)!r}, requested {getattr(b, f.name)!r}'
@@ -205,7 +205,7 @@ def prepare_workdir(workdir, config: config_lib.Config, chief: bool = True) -> p
     raise WorkdirError(f'--workdir {workdir} is not readable and writable.')
   _check_config(workdir, config)
   if chief:
-    io.write_config(workdir, config)
+    files.write_config(workdir, config)
   return workdir
 
 
@@ -384,7 +384,7 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   if frame_embeddings is not None:
     path = clip_cache.save_learned_latents(workdir, state.model, frame_embeddings)
     log(f'Wrote the training videos\' m (for inference without CLIP) to {path}.')
-  io.write_json(workdir / 'metrics.json', summary)
+  files.write_json(workdir / 'metrics.json', summary)
   log(f'Reconstruction over {summary["num_videos"]} training videos: '
       f'PSNR {summary["psnr"]:.2f} dB, SSIM {summary["ssim"]:.4f} '
       f'(written to {workdir / "metrics.json"}).')
@@ -443,8 +443,8 @@ def evaluate_reconstructions(model, builder, config: config_lib.Config, workdir,
         break
       side_by_side = np.concatenate([batch['video'][i].numpy(), recon_u8[i]], axis=2)
       for suffix in ('.mp4', '.gif'):
-        io.write_video(out_dir / f'video_{video_id:05d}{suffix}', recon_u8[i])
-        io.write_video(out_dir / f'video_{video_id:05d}_vs_truth{suffix}', side_by_side)
+        files.write_video(out_dir / f'video_{video_id:05d}{suffix}', recon_u8[i])
+        files.write_video(out_dir / f'video_{video_id:05d}_vs_truth{suffix}', side_by_side)
       written += 1
   log(f'Wrote {written} reconstructions to {out_dir}.')
   return {'psnr': float(np.mean(psnrs)), 'ssim': float(np.mean(ssims)),

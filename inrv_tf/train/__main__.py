@@ -91,13 +91,13 @@ def main(argv):
     raise app.UsageError('--workdir is required.')
   logging.set_verbosity(logging.WARNING)  # TFDS logs every dataset it opens.
   from inrv_tf import config as config_lib
-  from inrv_tf import distribute
-  from inrv_tf import train_lib
+  from inrv_tf.train import distribute
+  from inrv_tf.train import loop
   try:
     config = config_from_flags()
     config_lib.validate(config)
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.devices)
-    train_lib.run(config, FLAGS.workdir, strategy)
+    loop.run(config, FLAGS.workdir, strategy)
   except (ValueError, FileNotFoundError, FloatingPointError) as e:
     # WorkdirError, DataError, NonFiniteLossError and bad values: one clear line.
     print(f'error: {e}', file=sys.stderr)

@@ -33,16 +33,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from inrv_tf import checkpoint
-from inrv_tf import data
-from inrv_tf import denoiser
-from inrv_tf import fvd
-from inrv_tf import inversion
-from inrv_tf import io
-from inrv_tf import metrics
-from inrv_tf import render
-from inrv_tf import sample
-from inrv_tf import single_inr
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline
+from inrv_tf.denoiser import denoising
+from inrv_tf.evaluate import fvd
+from inrv_tf.apps import inversion
+from inrv_tf import files
+from inrv_tf.model import metrics
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
+from inrv_tf.evaluate import single_inr
 
 TABLES = ('reconstruction', 'fvd', 'multires', 'superres', 'inversion')
 PAPER_TABLE = {'reconstruction': 1, 'fvd': 2, 'multires': 4, 'superres': 5, 'inversion': 6}
@@ -140,7 +140,7 @@ def load_videos(builder, split: str, ids, frames: int, height: int, width: int,
   Undecoded examples are filtered by id first, so a few videos of a large
   split cost a scan, not a decode, of the rest.
   """
-  data.check_size(builder, frames, height, width)
+  pipeline.check_size(builder, frames, height, width)
   ids = sorted(ids)
   contiguous = ids == list(range(ids[0], ids[-1] + 1))
   wanted = tf.constant(ids, tf.int64)
@@ -152,7 +152,7 @@ def load_videos(builder, split: str, ids, frames: int, height: int, width: int,
   def decode(example):
     example = {'video': feature.decode_example(example['video']),
                'video_id': example['video_id']}
-    return data.preprocess(example, frames, height, width)['video']
+    return pipeline.preprocess(example, frames, height, width)['video']
 
   # Ids are positions in the split (every builder here): a range is a slice.
   first = ids[0] if contiguous else 0
@@ -168,12 +168,12 @@ def load_videos(builder, split: str, ids, frames: int, height: int, width: int,
 def render_uint8(model, codes, frames: int, height: int, width: int,
                  s: Settings, denoise=None) -> np.ndarray:
   """Renders codes to uint8[N, frames, height, width, 3] (clipped, rounded), through
-  the denoising VQ-VAE-2 `denoise` (a `denoiser.Denoiser`) when given."""
+  the denoising VQ-VAE-2 `denoise` (a `denoising.Denoiser`) when given."""
   videos = render.render_codes(model, codes, frames, height, width, s.chunk_pixels,
                                s.batch_size)
   if denoise is not None:
-    videos = denoiser.denoise_videos(denoise, videos)
-  return data.to_uint8(videos).numpy()
+    videos = denoising.denoise_videos(denoise, videos)
+  return pipeline.to_uint8(videos).numpy()
 
 
 def bicubic_uint8(videos, height: int, width: int) -> np.ndarray:
@@ -191,7 +191,7 @@ def reconstruction_table(config, model, builder, s: Settings, log) -> Table:
   """Table 1: INR-V against Single-INR on a comparison set, INR-V on the training set."""
   d, n = config.data, config.model.num_videos
   (height, width), frames = _size(s, config), d.frames
-  codes = sample.learned_codes(model)
+  codes = sampling.learned_codes(model)
   ids = pick_ids(n, s.num_videos or PAPER_COUNTS['reconstruction'], s.seed)
   log(f'Comparison set: {len(ids)} of {n} training videos at {frames} x {height} x {width}.')
   truth = np.concatenate(list(load_videos(builder, d.split, ids, frames, height, width,
@@ -230,11 +230,11 @@ def _single_inr_row(model, truth, s: Settings, log) -> dict:
   pairs, seconds = [], 0.0
   for start in range(0, len(truth), s.batch_size):
     batch = truth[start:start + s.batch_size]
-    fit = single_inr.fit_videos(data.to_float(batch).numpy(), model.spec, k,
+    fit = single_inr.fit_videos(pipeline.to_float(batch).numpy(), model.spec, k,
                                 s.single_inr_steps, s.single_inr_lr, s.seed + start,
                                 s.chunk_pixels)
     recon = single_inr.render_fit(fit, *batch.shape[1:4], k, s.chunk_pixels)
-    pairs.append((data.to_uint8(recon).numpy(), batch))
+    pairs.append((pipeline.to_uint8(recon).numpy(), batch))
     seconds += fit.seconds
     log(f'Single-INR: {start + len(batch)}/{len(truth)} videos '
         f'({s.single_inr_steps} steps, {fit.seconds:.1f} s).')
@@ -295,7 +295,7 @@ def fvd_table(config, model, builder, network, s: Settings, log,
     raise ValueError(f'FVD takes the first --fvd_frames={s.fvd_frames} frames of videos '
                      f'rendered at the training length, {config.data.frames} frames: '
                      f'pass --fvd_frames <= {config.data.frames}.')
-  codes = sample.sample_codes(sample.learned_codes(model), s.num_samples, s.seed)
+  codes = sampling.sample_codes(sampling.learned_codes(model), s.num_samples, s.seed)
   name = 'multires' if sizes else 'fvd'
   results = [sample_fvd(config, model, builder, network, size, codes, s, log)
              for size in (sizes or [s.size or 128])]
@@ -328,11 +328,11 @@ def superres_table(config, model, builder, s: Settings, log) -> Table:
              for scale in s.scales]
   for scale, h, w in targets:         # Fail before any work if truth is missing.
     try:
-      data.check_size(builder, d.frames, h, w)
-    except data.DataError as e:
-      raise data.DataError(f'Scale {scale:g} needs {h} x {w} ground truth: {e}') from None
+      pipeline.check_size(builder, d.frames, h, w)
+    except pipeline.DataError as e:
+      raise pipeline.DataError(f'Scale {scale:g} needs {h} x {w} ground truth: {e}') from None
   ids = pick_ids(n, s.num_videos or PAPER_COUNTS['superres'], s.seed)
-  codes = sample.learned_codes(model)[ids]
+  codes = sampling.learned_codes(model)[ids]
   rows = [{'method': 'Bicubic'}, {'method': 'INR-V'}]
   columns = [('method', 'Method')]
   for scale, h, w in targets:
@@ -363,9 +363,9 @@ def heldout_ids(config, builder, s: Settings) -> tuple[str, list[int]]:
   """(split, ids) of videos the model never saw: after the training range, or --heldout_split."""
   split = s.heldout_split or config.data.split
   start = 0 if s.heldout_split else config.model.num_videos
-  available = data.num_examples(builder, split) - start
+  available = pipeline.num_examples(builder, split) - start
   if available <= 0:
-    raise data.DataError(f'No held-out videos: the model was trained on all {start} videos '
+    raise pipeline.DataError(f'No held-out videos: the model was trained on all {start} videos '
                          f'of split {split!r}; pass --heldout_split=SPLIT.')
   count = min(s.num_videos or PAPER_COUNTS['inversion'], available)
   return split, list(range(start, start + count))
@@ -405,7 +405,7 @@ def inversion_table(config, model, builder, s: Settings, log,
   d = config.data
   split, ids = heldout_ids(config, builder, s)
   frames, (height, width) = d.frames, _size(s, config)
-  data.check_size(builder, frames, s.sr_high, s.sr_high)   # Fail before any inversion.
+  pipeline.check_size(builder, frames, s.sr_high, s.sr_high)   # Fail before any inversion.
   tasks = [t for t in inversion.TASKS if t != 'superresolution']
   masks = {t: inversion.make_mask(t, frames, height, width, s.seed) for t in tasks}
   scores = {t: _TaskScores() for t in (*tasks, 'superresolution', 'bicubic')}
@@ -415,7 +415,7 @@ def inversion_table(config, model, builder, s: Settings, log,
   done = 0
   for truth, high in zip(videos, highs):
     for task in tasks:
-      result = inversion.invert(model, data.to_float(truth).numpy(), masks[task], **kwargs)
+      result = inversion.invert(model, pipeline.to_float(truth).numpy(), masks[task], **kwargs)
       pred = render_uint8(model, result.codes, frames, height, width, s)
       scores[task].add(pred, truth, _context(pred, truth, masks[task]),
                        task in QUALITY_TASKS, result.seconds, identity)
@@ -447,11 +447,11 @@ def _superres_batch(model, high, scores, s: Settings, kwargs, identity) -> None:
   frames = high.shape[1]
   low = inversion.resize_frames(high.astype(np.float32), s.sr_low, s.sr_low, 'area')
   low = np.clip(np.round(low), 0, 255).astype(np.uint8)
-  result, big = inversion.superresolve(model, data.to_float(low).numpy(), s.sr_high,
+  result, big = inversion.superresolve(model, pipeline.to_float(low).numpy(), s.sr_high,
                                        s.sr_high, **kwargs)
   low_render = render_uint8(model, result.codes, frames, s.sr_low, s.sr_low, s)
   full = inversion.full_mask(frames, s.sr_low, s.sr_low)
-  scores['superresolution'].add(data.to_uint8(big).numpy(), high,
+  scores['superresolution'].add(pipeline.to_uint8(big).numpy(), high,
                                 _context(low_render, low, full), True, result.seconds,
                                 identity)
   scores['bicubic'].add(bicubic_uint8(low, s.sr_high, s.sr_high), high, quality=True,
@@ -488,11 +488,11 @@ def evaluate(workdir, table: str, settings: Settings = Settings(), out=None,
   network = None
   if table in ('fvd', 'multires'):          # Fails fast (with how to get I3D) if absent.
     network = fvd.load_feature_network(settings.i3d)
-  denoise = denoiser.load_denoiser(workdir) if settings.denoise else None
-  config, model = checkpoint.load_model(workdir)
+  denoise = denoising.load_denoiser(workdir) if settings.denoise else None
+  config, model = workdir_lib.load_model(workdir)
   if settings.fvd_cache is None:
     settings = dataclasses.replace(settings, fvd_cache=str(pathlib.Path(workdir) / 'fvd_cache'))
-  builder = data.get_builder(config.data.dataset, settings.data_dir or config.data.data_dir)
+  builder = pipeline.get_builder(config.data.dataset, settings.data_dir or config.data.data_dir)
   if table == 'reconstruction':
     result = reconstruction_table(config, model, builder, settings, log)
   elif table in ('fvd', 'multires'):
@@ -503,10 +503,10 @@ def evaluate(workdir, table: str, settings: Settings = Settings(), out=None,
   else:
     result = inversion_table(config, model, builder, settings, log, identity)
   result.settings.update(workdir=str(workdir), dataset=config.data.dataset,
-                         checkpoint=checkpoint.latest_checkpoint(workdir),
+                         checkpoint=workdir_lib.latest_checkpoint(workdir),
                          seed=settings.seed, options=dataclasses.asdict(settings))
   out = pathlib.Path(out or pathlib.Path(workdir) / f'eval_{table}.json')
-  io.write_json(out, result.to_dict())
+  files.write_json(out, result.to_dict())
   log(result.format())
   log(f'Wrote {out}.')
   return result

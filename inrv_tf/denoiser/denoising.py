@@ -27,8 +27,8 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import data as data_lib
-from inrv_tf import vqvae
+from inrv_tf.data import pipeline as data_lib
+from inrv_tf.denoiser import vqvae
 
 DIRECTORY = 'denoiser'
 CONFIG_FILE = 'denoiser_config.json'

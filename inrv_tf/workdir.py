@@ -15,8 +15,8 @@ import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
 from inrv_tf import config as config_lib
-from inrv_tf import io
-from inrv_tf import model as model_lib
+from inrv_tf import files
+from inrv_tf.model import inrv as model_lib
 
 CHECKPOINT_DIR = 'checkpoints'
 
@@ -78,7 +78,7 @@ def load_model(workdir, checkpoint: str | None = None
     FileNotFoundError: no config.json (not a workdir).
     CheckpointError: no checkpoint, or one whose variables do not match the config.
   """
-  config = io.read_config(workdir)
+  config = files.read_config(workdir)
   model = model_lib.build_model(config.model)
   path = checkpoint or latest_checkpoint(workdir)
   try:
@@ -86,12 +86,12 @@ def load_model(workdir, checkpoint: str | None = None
     ).expect_partial()
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     raise CheckpointError(f'Checkpoint {path} does not match the model of '
-                          f'{io.config_path(workdir)}: {e}') from e
+                          f'{files.config_path(workdir)}: {e}') from e
   if config.model.clip:
     _attach_learned_m(model, workdir)
   saved = _count_model_variables(path)
   if saved != len(model.trainable_variables):
     raise CheckpointError(
         f'Checkpoint {path} holds {saved} model variables; the model of '
-        f'{io.config_path(workdir)} has {len(model.trainable_variables)}.')
+        f'{files.config_path(workdir)} has {len(model.trainable_variables)}.')
   return config, model

@@ -22,23 +22,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import checkpoint as checkpoint_lib
-from inrv_tf import data as data_lib
-from inrv_tf import denoiser as denoiser_lib
-from inrv_tf import io
-from inrv_tf import metrics
-from inrv_tf import render
-from inrv_tf import sample
+from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import pipeline as data_lib
+from inrv_tf.denoiser import denoising
+from inrv_tf import files
+from inrv_tf.model import metrics
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
 
 EVAL_FRAMES = 256   # Pairs (spread over all) that metrics.json is computed on.
 
 
-def num_pair_videos(config, c: denoiser_lib.DenoiserConfig) -> int:
+def num_pair_videos(config, c: denoising.DenoiserConfig) -> int:
   n = config.model.num_videos
   return n if c.num_videos is None else min(n, c.num_videos)
 
 
-def make_pairs(model, builder, config, c: denoiser_lib.DenoiserConfig,
+def make_pairs(model, builder, config, c: denoising.DenoiserConfig,
                batch_size: int = 4) -> Iterator[tuple[np.ndarray, np.ndarray]]:
   """(INR-V's render, real frame) pairs of the first c.num_videos training videos.
 
@@ -51,7 +51,7 @@ def make_pairs(model, builder, config, c: denoiser_lib.DenoiserConfig,
   """
   s, n = c.size, num_pair_videos(config, c)
   data = dataclasses.replace(config.data, height=s, width=s)
-  codes = sample.learned_codes(model)
+  codes = sampling.learned_codes(model)
   for batch in data_lib.eval_dataset(builder, data, n, batch_size):
     ids = batch['video_id'].numpy()
     recon = render.render_video(model, codes[ids], data.frames, s, s)
@@ -59,14 +59,14 @@ def make_pairs(model, builder, config, c: denoiser_lib.DenoiserConfig,
     yield to_frames(data_lib.to_uint8(recon)), to_frames(batch['video'])
 
 
-def write_pairs(workdir, model, builder, config, c: denoiser_lib.DenoiserConfig,
+def write_pairs(workdir, model, builder, config, c: denoising.DenoiserConfig,
                 inrv_checkpoint: str, log: Callable[[str], None] = print):
   """The pairs as read-only uint8 memory maps (inputs, targets) f32[F, S, S, 3].
 
   Reused when pairs/pairs.json (written last) names the same INR-V checkpoint,
   size and videos; rendered again otherwise.
   """
-  folder = denoiser_lib.directory(workdir) / 'pairs'
+  folder = denoising.directory(workdir) / 'pairs'
   n = num_pair_videos(config, c)
   meta = {'checkpoint': inrv_checkpoint, 'size': c.size, 'num_videos': n,
           'frames': config.data.frames, 'count': n * config.data.frames}
@@ -88,7 +88,7 @@ def write_pairs(workdir, model, builder, config, c: denoiser_lib.DenoiserConfig,
       done += len(inputs)
     for a in arrays:
       a.flush()
-    io.write_json(marker, meta)
+    files.write_json(marker, meta)
   return tuple(np.load(folder / f'{k}.npy', mmap_mode='r') for k in ('inputs', 'targets'))
 
 
@@ -118,20 +118,20 @@ def frame_indices(count: int, batch_size: int, seed: int, step: int) -> np.ndarr
   return np.sort(np.random.default_rng([seed, step]).integers(0, count, batch_size))
 
 
-def prepare_directory(workdir, c: denoiser_lib.DenoiserConfig) -> None:
+def prepare_directory(workdir, c: denoising.DenoiserConfig) -> None:
   """Writes denoiser_config.json; refuses one whose model or size differs."""
-  path = denoiser_lib.directory(workdir) / denoiser_lib.CONFIG_FILE
+  path = denoising.directory(workdir) / denoising.CONFIG_FILE
   if path.is_file():
-    old = denoiser_lib.load_config(workdir)
-    changed = [f for f in ('size',) + denoiser_lib.MODEL_FIELDS
+    old = denoising.load_config(workdir)
+    changed = [f for f in ('size',) + denoising.MODEL_FIELDS
                if getattr(old, f) != getattr(c, f)]
     if changed:
-      raise denoiser_lib.DenoiserError(
+      raise denoising.DenoiserError(
           f'{path} holds a denoiser with other {", ".join(changed)} '
           f'({", ".join(f"{f}={getattr(old, f)}" for f in changed)}): delete '
           f'{path.parent} to train a new one, or pass the same values.')
   path.parent.mkdir(parents=True, exist_ok=True)
-  with io.atomic_path(path) as tmp:
+  with files.atomic_path(path) as tmp:
     with open(tmp, 'w') as f:
       f.write(c.to_json() + '\n')
 
@@ -141,7 +141,7 @@ def pair_metrics(denoiser, inputs, targets) -> dict:
   and of the denoised inputs, over up to EVAL_FRAMES pairs spread evenly."""
   idx = np.unique(np.linspace(0, len(inputs) - 1, min(EVAL_FRAMES, len(inputs))).astype(int))
   x, y = inputs[idx][None], targets[idx][None]                     # [1, F, S, S, 3] uint8
-  out = data_lib.to_uint8(denoiser_lib.denoise_videos(
+  out = data_lib.to_uint8(denoising.denoise_videos(
       denoiser, data_lib.to_float(x).numpy())).numpy()
   l1 = lambda a: float(np.mean(np.abs(a.astype(np.float32) - y)) / 127.5)
   psnr = lambda a: float(metrics.psnr(a.astype(np.float32), y.astype(np.float32), 255.0)[0])
@@ -149,7 +149,7 @@ def pair_metrics(denoiser, inputs, targets) -> dict:
           'psnr_input': psnr(x), 'psnr_denoised': psnr(out)}
 
 
-def train_loop(train_step, inputs, targets, c: denoiser_lib.DenoiserConfig, step_var,
+def train_loop(train_step, inputs, targets, c: denoising.DenoiserConfig, step_var,
                manager: tf.train.CheckpointManager, log) -> int:
   """Steps from step_var to c.steps with progress lines and checkpoints; the last step."""
   step, tick = int(step_var.numpy()), time.perf_counter()
@@ -158,7 +158,7 @@ def train_loop(train_step, inputs, targets, c: denoiser_lib.DenoiserConfig, step
     idx = frame_indices(len(inputs), c.batch_size, c.seed, step)
     out = {k: float(v) for k, v in train_step(inputs[idx], targets[idx]).items()}
     if not np.isfinite(out['loss']):
-      raise denoiser_lib.DenoiserError(
+      raise denoising.DenoiserError(
           f'Denoiser loss is {out["loss"]} at step {step + 1}; stopped. The last good '
           f'checkpoint, {manager.latest_checkpoint}, is kept.')
     step += 1
@@ -173,7 +173,7 @@ def train_loop(train_step, inputs, targets, c: denoiser_lib.DenoiserConfig, step
   return step
 
 
-def train_denoiser(workdir, c: denoiser_lib.DenoiserConfig,
+def train_denoiser(workdir, c: denoising.DenoiserConfig,
                    log: Callable[[str], None] = print) -> dict:
   """Makes the pairs, trains (or resumes) the denoiser, writes metrics.json.
 
@@ -183,24 +183,24 @@ def train_denoiser(workdir, c: denoiser_lib.DenoiserConfig,
       or a non-finite loss (the last good checkpoint stays).
   """
   # ------------------------------------------------------------ Input pipeline
-  config, inrv = checkpoint_lib.load_model(workdir)
+  config, inrv = workdir_lib.load_model(workdir)
   builder = data_lib.get_builder(config.data.dataset, config.data.data_dir)
-  c = denoiser_lib.resolve_size(c, builder)
-  denoiser_lib.validate(c)
+  c = denoising.resolve_size(c, builder)
+  denoising.validate(c)
   data_lib.check_size(builder, config.data.frames, c.size, c.size)
   prepare_directory(workdir, c)
   inputs, targets = write_pairs(workdir, inrv, builder, config, c,
-                                checkpoint_lib.latest_checkpoint(workdir), log)
+                                workdir_lib.latest_checkpoint(workdir), log)
   del inrv
 
   # --------------------------------------------------- Model, load checkpoint
-  model = denoiser_lib.build(c)
+  model = denoising.build(c)
   optimizer = keras.optimizers.Adam(c.lr)
   optimizer.build(model.trainable_variables)
   step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
   ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
   manager = tf.train.CheckpointManager(
-      ckpt, str(denoiser_lib.directory(workdir) / 'checkpoints'), c.keep_checkpoints)
+      ckpt, str(denoising.directory(workdir) / 'checkpoints'), c.keep_checkpoints)
   if manager.latest_checkpoint:
     ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     log(f'Resumed the denoiser from {manager.latest_checkpoint}.')
@@ -210,9 +210,9 @@ def train_denoiser(workdir, c: denoiser_lib.DenoiserConfig,
                     step_var, manager, log)
 
   # ------------------------------------------------------------------ Outputs
-  result = pair_metrics(denoiser_lib.Denoiser(model, c), inputs, targets)
+  result = pair_metrics(denoising.Denoiser(model, c), inputs, targets)
   result.update(step=step, size=c.size, pairs=len(inputs))
-  io.write_json(denoiser_lib.directory(workdir) / 'metrics.json', result)
+  files.write_json(denoising.directory(workdir) / 'metrics.json', result)
   log(f'Denoiser on {result["frames"]} training frames: L1 {result["l1_input"]:.4f} -> '
       f'{result["l1_denoised"]:.4f}, PSNR {result["psnr_input"]:.2f} -> '
       f'{result["psnr_denoised"]:.2f} dB (INR-V -> denoised).')

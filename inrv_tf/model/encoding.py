@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import grid as grid_lib
+from inrv_tf.model import grid as grid_lib
 
 
 def num_features(num_frequencies: int, num_axes: int = 3) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import render
+from inrv_tf.model import render
 
 MODES = ('slerp', 'gaussian')
 

@@ -24,12 +24,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import encoding
-from inrv_tf import inr
-from inrv_tf import losses
-from inrv_tf import metrics
-from inrv_tf import render
-from inrv_tf import sample
+from inrv_tf.model import encoding
+from inrv_tf.model import inr
+from inrv_tf.model import losses
+from inrv_tf.model import metrics
+from inrv_tf.model import render
+from inrv_tf.apps import sampling
 
 TASKS = ('inversion', 'inpainting', 'frame_prediction', 'frame_interpolation',
          'sparse_inpainting', 'superresolution')
@@ -154,7 +154,7 @@ def prepare_video(video, frames: int, height: int, width: int) -> np.ndarray:
   Returns:
     f32[frames, height, width, 3] in [-1, 1].
   """
-  from inrv_tf import data  # The input pipeline's resize: same area filter as training.
+  from inrv_tf.data import pipeline  # The input pipeline's resize: same area filter as training.
   video = np.asarray(video)
   if video.dtype != np.uint8:
     raise InversionError(f'A video file must decode to uint8 frames, got {video.dtype}.')
@@ -163,7 +163,7 @@ def prepare_video(video, frames: int, height: int, width: int) -> np.ndarray:
   if video.shape[0] < frames:
     raise InversionError(f'The video has {video.shape[0]} frames; this model renders '
                          f'{frames}-frame videos, so it needs at least {frames}.')
-  return data.to_float(data.resize_video(video, frames, height, width)).numpy()
+  return pipeline.to_float(pipeline.resize_video(video, frames, height, width)).numpy()
 
 
 # Optimisation ----------------------------------------------------------------
@@ -199,13 +199,13 @@ def initial_codes(model, batch: int, init: str = 'mean', seed: int = 0,
     raise InversionError(f'Unknown init {init!r}; expected one of {INITS}.')
   if codes is None:
     try:
-      codes = sample.learned_codes(model)
-    except sample.SamplingError as e:
+      codes = sampling.learned_codes(model)
+    except sampling.SamplingError as e:
       raise InversionError(f"{e} Start from init='zeros', or pass codes.") from e
-  codes = sample.check_codes(codes)
+  codes = sampling.check_codes(codes)
   if init == 'mean':
     return np.tile(codes.mean(axis=0, keepdims=True), (batch, 1))
-  return sample.gaussian_samples(codes, batch, seed)
+  return sampling.gaussian_samples(codes, batch, seed)
 
 
 def make_step(model, code: tf.Variable, optimizer, loss_fn: Callable,

@@ -33,8 +33,8 @@ from typing import Callable, Iterable
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import io
-from inrv_tf import metrics
+from inrv_tf import files
+from inrv_tf.model import metrics
 
 I3D_HANDLE = 'https://tfhub.dev/deepmind/i3d-kinetics-400/1'
 I3D_KAGGLE = 'deepmind/i3d-kinetics/tensorFlow1/400/1'
@@ -236,7 +236,7 @@ def cached_statistics(cache_dir, key: dict, compute: Callable[[], np.ndarray],
         return cached['mu'], cached['sigma']
   features = compute()
   mu, sigma = metrics.feature_statistics(features)
-  with io.atomic_path(path, suffix='.npz') as tmp:
+  with files.atomic_path(path, suffix='.npz') as tmp:
     np.savez(tmp, mu=mu, sigma=sigma, count=len(features), key=key_json)
   if log:
     log(f'Cached real-video statistics of {len(features)} videos: {path}')

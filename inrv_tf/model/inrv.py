@@ -18,11 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import config as config_lib
-from inrv_tf import encoding
-from inrv_tf import hypernetwork
-from inrv_tf import inr
-from inrv_tf import latents
-from inrv_tf import video_clip
+from inrv_tf.model import encoding
+from inrv_tf.model import hypernetwork
+from inrv_tf.model import inr
+from inrv_tf.model import latents
+from inrv_tf.model import video_clip
 
 
 class InrvModel(keras.Model):

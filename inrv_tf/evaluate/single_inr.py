@@ -24,9 +24,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import encoding
-from inrv_tf import inr
-from inrv_tf import render
+from inrv_tf.model import encoding
+from inrv_tf.model import inr
+from inrv_tf.model import render
 
 DEFAULT_STEPS = 750
 DEFAULT_LR = 1e-4

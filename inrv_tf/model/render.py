@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import encoding
-from inrv_tf import inr
+from inrv_tf.model import encoding
+from inrv_tf.model import inr
 
 DEFAULT_CHUNK_PIXELS = 1 << 15
 _INT32_MAX = 2**31 - 1

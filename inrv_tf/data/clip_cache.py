@@ -30,10 +30,10 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from inrv_tf import checkpoint
+from inrv_tf import workdir as workdir_lib
 from inrv_tf import config as config_lib
-from inrv_tf import data as data_lib
-from inrv_tf import io
+from inrv_tf.data import pipeline as data_lib
+from inrv_tf import files
 
 CACHE_DIR = 'inrv_clip_cache'
 # Bump when what a shard holds changes (preprocessing, layout): old caches stop matching.
@@ -138,7 +138,7 @@ def load_embeddings(encoder, builder, data: config_lib.DataConfig, num_videos: i
   ranges = shard_ranges(num_videos, shard_videos)
   missing = [r for r in ranges if not shard_path(folder, *r).exists()]
   if missing:
-    io.write_json(folder / 'key.json', what)
+    files.write_json(folder / 'key.json', what)
     _build_shards(encoder, builder, data, folder, missing, num_videos, log, batch_frames)
   shards = [np.load(shard_path(folder, *r), mmap_mode='r') for r in ranges]
   expected = (data.frames, encoder.output_dim)
@@ -158,7 +158,7 @@ def _build_shards(encoder, builder, data, folder, missing, num_videos, log,
   done, began, last_log = 0, time.perf_counter(), -LOG_SECONDS
   for start, stop in missing:
     embeddings = embed_videos(encoder, builder, data, start, stop, batch_frames)
-    with io.atomic_path(shard_path(folder, start, stop)) as tmp:
+    with files.atomic_path(shard_path(folder, start, stop)) as tmp:
       np.save(tmp, embeddings.astype(np.float32))
     done += stop - start
     elapsed = time.perf_counter() - began
@@ -193,7 +193,7 @@ def learned_latents(model, embeddings, batch_size: int = 256) -> np.ndarray:
   return np.concatenate(out).astype(np.float32)
 
 
-LEARNED_LATENTS = checkpoint.LEARNED_LATENTS
+LEARNED_LATENTS = workdir_lib.LEARNED_LATENTS
 
 
 def save_learned_latents(workdir, model, embeddings) -> pathlib.Path:
@@ -204,6 +204,6 @@ def save_learned_latents(workdir, model, embeddings) -> pathlib.Path:
   m from there and never loads CLIP.
   """
   path = pathlib.Path(workdir) / LEARNED_LATENTS
-  with io.atomic_path(path) as tmp:
+  with files.atomic_path(path) as tmp:
     np.save(tmp, learned_latents(model, embeddings))
   return path
