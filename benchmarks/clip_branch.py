@@ -45,14 +45,14 @@ FLAGS = flags.FLAGS
 def make_step(config, clip: bool):
   """A train step of `config` with or without the branch, and its batch."""
   import tensorflow as tf
-  from inrv_tf.train import loop
+  from inrv_tf.train import step as step_lib
   b, d = config.train.batch_size, config.data
   config = config.replace(model={'num_videos': b, 'clip': clip})
   strategy = tf.distribute.get_strategy()
-  state = loop.create_state(config, strategy)
+  state = step_lib.create_state(config, strategy)
   features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
                          trainable=False)
-  step = loop.make_train_step(state, config, strategy, features)
+  step = step_lib.make_train_step(state, config, strategy, features)
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
   if clip:

@@ -40,7 +40,7 @@ flags.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model size when no --w
 flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
 flags.DEFINE_integer('size', 32, 'Square size inverted at.')
 flags.DEFINE_integer('frames', 25, 'Frames per video.')
-flags.DEFINE_integer('steps', None, 'Adam steps (default: inversion.DEFAULT_STEPS).')
+flags.DEFINE_integer('steps', None, 'Adam steps (default: config_lib.InversionSettings.steps).')
 flags.DEFINE_integer('batch', 1, 'Videos inverted together.')
 flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: render\'s).')
 flags.DEFINE_float('plateau_db', 0.1, 'PSNR within this of the run\'s best is the plateau.')
@@ -58,12 +58,13 @@ def main(argv):
   import numpy as np
   import tensorflow as tf
   import render as render_benchmark   # benchmarks/render.py: model loading, RSS, device.
+  from inrv_tf import config as config_lib
   from inrv_tf.train import distribute
   from inrv_tf.apps import inversion
   from inrv_tf.model import render
   model, source = render_benchmark.load_model(FLAGS.workdir, FLAGS.preset)
-  chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
-  steps = FLAGS.steps or inversion.DEFAULT_STEPS
+  chunk = FLAGS.chunk_pixels or config_lib.CHUNK_PIXELS
+  steps = FLAGS.steps or config_lib.InversionSettings.steps
   frames, size, batch = FLAGS.frames, FLAGS.size, FLAGS.batch
   if FLAGS.workdir:
     from inrv_tf.data import pipeline

@@ -66,9 +66,10 @@ def load_model(workdir, preset):
 def main(argv):
   del argv
   import tensorflow as tf
+  from inrv_tf import config as config_lib
   from inrv_tf.model import render
   model, source = load_model(FLAGS.workdir, FLAGS.preset)
-  chunk = FLAGS.chunk_pixels or render.DEFAULT_CHUNK_PIXELS
+  chunk = FLAGS.chunk_pixels or config_lib.CHUNK_PIXELS
   code = model.latents.codes[:1]
   from inrv_tf.train import distribute
   macs = model.spec.macs_per_pixel

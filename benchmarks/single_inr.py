@@ -49,7 +49,7 @@ def bench(frames: int, size: int, videos: int, steps: int, warmup: int,
   features = tf.constant(encoding.encoded_grid(frames, size, size, model.num_frequencies))
   target = tf.random.uniform([videos, features.shape[0], 3], -1, 1, seed=0)
   params = [tf.Variable(p) for p in single_inr.init_params(spec, videos)]
-  optimizer = keras.optimizers.Adam(single_inr.DEFAULT_LR, epsilon=1e-8)
+  optimizer = keras.optimizers.Adam(config_lib.EvalSettings.single_inr_lr, epsilon=1e-8)
   optimizer.build(params)
   step = single_inr.make_step(params, optimizer, chunk_pixels)
   seconds = common.median_seconds(lambda: step(features, target).numpy(), steps, warmup)
@@ -58,7 +58,7 @@ def bench(frames: int, size: int, videos: int, steps: int, warmup: int,
   return {'benchmark': 'single_inr_step', 'frames': frames, 'height': size, 'width': size,
           'videos': videos, 'inr': f'{spec.in_features}-{"x".join(map(str, spec.widths))}-3',
           'chunk_pixels': chunk_pixels, 'median_s': seconds,
-          'paper_fit_s': seconds * single_inr.DEFAULT_STEPS,
+          'paper_fit_s': seconds * config_lib.EvalSettings.single_inr_steps,
           'pixel_steps_per_s': pixels / seconds, 'gflops': gflop,
           'gflops_per_s': gflop / seconds, 'device': 'gpu' if tf.config.list_physical_devices(
               'GPU') else f'cpu x {os.cpu_count()}'}

@@ -60,7 +60,7 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   import tensorflow as tf
   from inrv_tf import config as config_lib
   from inrv_tf.train import distribute
-  from inrv_tf.train import loop
+  from inrv_tf.train import step as step_lib
   config = config_lib.preset(preset)
   data = {k: v for k, v in (('frames', frames), ('height', size), ('width', size)) if v}
   train = {'precision': precision, **({'batch_size': batch_size} if batch_size else {})}
@@ -70,10 +70,10 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   config = config.replace(model={'num_videos': config.train.batch_size})
   d, b = config.data, config.train.batch_size
   strategy = tf.distribute.get_strategy()
-  state = loop.create_state(config, strategy)
+  state = step_lib.create_state(config, strategy)
   features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
                          trainable=False)
-  step = loop.make_train_step(state, config, strategy, features, jit_compile=xla)
+  step = step_lib.make_train_step(state, config, strategy, features, jit_compile=xla)
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
   seconds = common.median_seconds(lambda: step(batch)['loss'].numpy(), steps, warmup)

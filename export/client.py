@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import sys
 import urllib.error
 import urllib.request
 
@@ -199,27 +198,26 @@ def _cli_inputs(FLAGS) -> dict:
 
 
 def main(argv):
-  from absl import app
   from absl import flags
-  FLAGS = flags.FLAGS
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  from inrv_tf import cli
   from inrv_tf import files
+  FLAGS = flags.FLAGS
+  cli.no_arguments(argv)
   server = FLAGS.server or f'localhost:{DEFAULT_PORTS[FLAGS.protocol]}'
-  try:
+  with cli.user_errors():
     inputs = _cli_inputs(FLAGS)
-    outputs = predict(FLAGS.protocol, server, FLAGS.model, FLAGS.signature, inputs,
-                      FLAGS.version, FLAGS.timeout)
-  except (ValueError, OSError, ServingError) as e:
-    print(f'client: {e}', file=sys.stderr)
-    sys.exit(1)
-  videos = outputs['video']
-  for path, video in zip(video_paths(FLAGS.out, len(videos)), videos):
-    files.write_video(path, video, fps=FLAGS.fps)
-    print(f'Wrote {path} ({video.shape[0]} x {video.shape[1]} x {video.shape[2]})')
-  if FLAGS.codes_out and 'z' in outputs:
-    np.save(FLAGS.codes_out, outputs['z'])
-    print(f'Wrote codes f32{list(outputs["z"].shape)} to {FLAGS.codes_out}')
+    try:
+      outputs = predict(FLAGS.protocol, server, FLAGS.model, FLAGS.signature, inputs,
+                        FLAGS.version, FLAGS.timeout)
+    except ServingError as e:
+      cli.fail(str(e))
+    videos = outputs['video']
+    for path, video in zip(video_paths(FLAGS.out, len(videos)), videos):
+      files.write_video(path, video, fps=FLAGS.fps)
+      print(f'Wrote {path} ({video.shape[0]} x {video.shape[1]} x {video.shape[2]})')
+    if FLAGS.codes_out and 'z' in outputs:
+      np.save(FLAGS.codes_out, outputs['z'])
+      print(f'Wrote codes f32{list(outputs["z"].shape)} to {FLAGS.codes_out}')
 
 
 def _define_flags():
@@ -246,6 +244,5 @@ def _define_flags():
 
 
 if __name__ == '__main__':
-  from absl import app as _app
-  _define_flags()
-  _app.run(main)
+  from inrv_tf import cli as _cli
+  _cli.run(main, _define_flags)

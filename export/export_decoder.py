@@ -15,11 +15,12 @@ import os
 import pathlib
 import re
 import shutil
-import sys
 import tempfile
 
-from absl import app
 from absl import flags
+
+from inrv_tf import cli
+from inrv_tf import config as config_lib
 
 CONFIG_ASSET = 'assets.extra/inrv_config.json'
 _NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
@@ -117,18 +118,18 @@ def export_workdir(workdir, export_dir, name: str, version: int | None = None,
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> flags.FlagValues:
   """Defines the command line's flags on `flag_values` (at run time, not import,
   so that other command lines' --workdir never collide with these in one process)."""
+  from export import serving_module
   define = lambda kind, name, default, text: getattr(flags, f'DEFINE_{kind}')(
       name, default, text, flag_values=flag_values)
-  defaults = serving_defaults()
   define('string', 'workdir', None, 'Trained workdir (config.json + checkpoints/).')
   define('string', 'export_dir', None, 'Base folder of exported models (TF Serving\'s models root).')
   define('string', 'name', None, 'Model name: the export goes to <export_dir>/<name>/<version>/.')
   define('integer', 'version', None, 'Version folder; default: one more than the highest there.')
-  define('integer', 'max_pixels', defaults['max_pixels'],
+  define('integer', 'max_pixels', serving_module.DEFAULT_MAX_PIXELS,
          'Largest videos * frames * height * width one request may render.')
-  define('integer', 'chunk_pixels', defaults['chunk_pixels'],
+  define('integer', 'chunk_pixels', config_lib.CHUNK_PIXELS,
          'Pixels (over all videos of a request) the INR runs on at once.')
-  define('integer', 'max_videos', defaults['max_videos'],
+  define('integer', 'max_videos', serving_module.DEFAULT_MAX_VIDEOS,
          'Largest number of videos one request may ask for.')
   define('string', 'checkpoint', None, 'A checkpoint path (default: the workdir\'s newest).')
   define('bool', 'denoise', False, 'Pass every signature\'s frames through the workdir\'s '
@@ -136,38 +137,22 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> flags.FlagValue
   return flag_values
 
 
-def serving_defaults() -> dict:
-  from export import serving_module
-  return {'max_pixels': serving_module.DEFAULT_MAX_PIXELS,
-          'chunk_pixels': serving_module.DEFAULT_CHUNK_PIXELS,
-          'max_videos': serving_module.DEFAULT_MAX_VIDEOS}
-
-
 def export_from_flags(flag_values: flags.FlagValues) -> pathlib.Path:
   """Runs the export the parsed flags describe; on an error prints one line, exits 1."""
-  from inrv_tf import workdir as workdir_lib
   f = flag_values
-  try:
-    for flag in ('workdir', 'export_dir', 'name'):
-      if not getattr(f, flag):
-        raise ExportError(f'--{flag} is required.')
+  with cli.user_errors():
+    cli.require('workdir', 'export_dir', 'name', flag_values=f)
     path = export_workdir(f.workdir, f.export_dir, f.name, f.version, f.checkpoint,
                           max_pixels=f.max_pixels, chunk_pixels=f.chunk_pixels,
                           max_videos=f.max_videos, denoise=f.denoise)
-  except (ExportError, workdir_lib.CheckpointError, FileNotFoundError, OSError,
-          ValueError, NotImplementedError) as e:
-    print(f'export_decoder: {e}', file=sys.stderr)
-    sys.exit(1)
   print(f'Exported {f.workdir} to {path}')
   return path
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  cli.no_arguments(argv)
   export_from_flags(flags.FLAGS)
 
 
 if __name__ == '__main__':
-  define_flags()
-  app.run(main)
+  cli.run(main, define_flags)

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from inrv_tf import config as config_lib
+from inrv_tf.apps import sampling
 from inrv_tf.data import pipeline
 from inrv_tf.denoiser import denoising
 from inrv_tf.model import render
@@ -45,7 +47,6 @@ MAX_FRAMES = 1024
 MAX_SIDE = 4096
 DEFAULT_MAX_PIXELS = 64 * 25 * 128 * 128  # 64 paper-size evaluation videos.
 DEFAULT_MAX_VIDEOS = 256
-DEFAULT_CHUNK_PIXELS = render.DEFAULT_CHUNK_PIXELS
 SIGNATURES = ('serving_default', 'render', 'reconstruct', 'sample', 'interpolate')
 _INT32_MAX = 2**31 - 1
 
@@ -79,41 +80,6 @@ def hypernet_variables(model) -> dict:
   return found
 
 
-def sample_codes(codes, count, seed) -> tf.Tensor:
-  """The official random generation (DESIGN.md), deterministic in the seed.
-
-  For each video: two learned codes at random (distinct when there are at
-  least two), slerp between them, at t ~ U(0, 1). The graph-safe twin of
-  `inrv_tf.sample.slerp_samples` (same Philox draws: a seed names the same
-  codes in the library and in the export; tests/export_test.py pins that).
-
-  Args:
-    codes: f32[num_videos, D], num_videos known statically.
-    count: int32 scalar >= 1.
-    seed: int32 scalar.
-  Returns:
-    f32[count, D].
-  """
-  codes = tf.convert_to_tensor(codes, tf.float32)
-  num = int(codes.shape[0])
-  shape = tf.reshape(count, [1])
-  key = lambda k: tf.stack([tf.cast(seed, tf.int32), k])
-  first = tf.random.stateless_uniform(shape, key(1), 0, num, tf.int32, alg='philox')
-  if num >= 2:
-    # A uniform offset in [1, num) makes the second code uniform over the others.
-    offset = tf.random.stateless_uniform(shape, key(2), 1, num, tf.int32, alg='philox')
-    second = (first + offset) % num
-  else:
-    second = first
-  t = tf.random.stateless_uniform(shape, key(3), alg='philox')
-  return render.slerp_rows(tf.gather(codes, first), tf.gather(codes, second), t)
-
-
-def interpolation_codes(z0, z1, steps) -> tf.Tensor:
-  """f32[D], f32[D], steps -> f32[steps, D], slerp at t = 0, 1/(steps-1), ..., 1."""
-  return render.slerp(z0, z1, tf.linspace(0.0, 1.0, steps))
-
-
 def _scalar(name):
   return tf.TensorSpec([], tf.int32, name=name)
 
@@ -130,7 +96,7 @@ class InrvServingModule(tf.Module):
   """
 
   def __init__(self, model, max_pixels: int = DEFAULT_MAX_PIXELS,
-               chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+               chunk_pixels: int = config_lib.CHUNK_PIXELS,
                max_videos: int = DEFAULT_MAX_VIDEOS, denoiser=None):
     super().__init__(name='inrv_serving')
     # N * frames * height * width is checked in int64, but one video's
@@ -226,7 +192,7 @@ class InrvServingModule(tf.Module):
   def _sample(self, count, seed, frames, height, width):
     checks = self._size_checks(count, frames, height, width)
     with tf.control_dependencies(checks):
-      z = sample_codes(self.latents, count, seed)
+      z = sampling.slerp_sample_tensor(self.latents, count, seed)
     return {'video': self._video(checks, z, frames, height, width), 'z': z}
 
   def _interpolate(self, z0, z1, steps, frames, height, width):
@@ -234,5 +200,5 @@ class InrvServingModule(tf.Module):
         tf.debugging.assert_all_finite(z0, 'z0 must be finite'),
         tf.debugging.assert_all_finite(z1, 'z1 must be finite')]
     with tf.control_dependencies(checks):
-      z = interpolation_codes(z0, z1, steps)
+      z = sampling.interpolation_tensor(z0, z1, steps)
     return {'video': self._video(checks, z, frames, height, width), 'z': z}

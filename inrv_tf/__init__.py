@@ -3,11 +3,11 @@
 import os
 
 # TensorFlow turns its oneDNN kernels on by default only on some x86 CPUs; on
-# the AMD EPYC machines this project runs on they are off, and turning them on
-# makes a float32 matmul 1.45x faster and the paper training step 1.6x faster
-# (benchmarks/README.md). The variable is read when TensorFlow is first
-# imported, so it only takes effect when inrv_tf is imported first (as in every
-# command line here); an explicit TF_ENABLE_ONEDNN_OPTS=0 is respected.
+# AMD EPYC machines they are off, and turning them on makes float32 matmuls and
+# the training step markedly faster (benchmarks/README.md). The variable is read
+# when TensorFlow is first imported, so it only takes effect when inrv_tf is
+# imported first (as in every command line here); an explicit
+# TF_ENABLE_ONEDNN_OPTS=0 is respected.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
 
 __version__ = '0.1.0'

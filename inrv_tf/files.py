@@ -1,4 +1,4 @@
-"""Files: videos (.mp4 / .gif through imageio), JSON, a workdir's config.
+"""Files: videos (.mp4 / .gif through imageio), JSON and text, written atomically.
 
 Every write goes to a temporary file beside the target and is renamed into
 place, so a reader never sees half a file.
@@ -14,9 +14,6 @@ import tempfile
 
 import numpy as np
 
-from inrv_tf import config as config_lib
-
-CONFIG_FILE = 'config.json'
 VIDEO_SUFFIXES = ('.mp4', '.gif')
 
 
@@ -41,10 +38,12 @@ def atomic_path(path, suffix: str = ''):
 
 
 def write_json(path, obj) -> None:
+  write_text(path, json.dumps(obj, indent=2, sort_keys=True) + '\n')
+
+
+def write_text(path, text: str) -> None:
   with atomic_path(path) as tmp:
-    with open(tmp, 'w') as f:
-      json.dump(obj, f, indent=2, sort_keys=True)
-      f.write('\n')
+    pathlib.Path(tmp).write_text(text)
 
 
 def write_video(path, video, fps: int = 10) -> None:
@@ -100,20 +99,3 @@ def read_video(path) -> np.ndarray:
   if video.dtype != np.uint8:
     raise VideoFileError(f'{path} decodes to {video.dtype}; expected uint8 frames.')
   return video
-
-
-def config_path(workdir) -> pathlib.Path:
-  return pathlib.Path(workdir) / CONFIG_FILE
-
-
-def write_config(workdir, config: config_lib.Config) -> None:
-  with atomic_path(config_path(workdir)) as tmp:
-    pathlib.Path(tmp).write_text(config.to_json() + '\n')
-
-
-def read_config(workdir) -> config_lib.Config:
-  """The config a workdir was trained with. Raises FileNotFoundError if none."""
-  path = config_path(workdir)
-  if not path.is_file():
-    raise FileNotFoundError(f'{workdir} is not an inrv_tf workdir: no {CONFIG_FILE}.')
-  return config_lib.Config.from_json(path.read_text())

@@ -24,7 +24,6 @@ from inrv_tf.data import clip_encoder
 from inrv_tf import config as config_lib
 from inrv_tf.data import pipeline as data_lib
 from inrv_tf.apps import inversion
-from inrv_tf import files
 from inrv_tf.model import inrv as model_lib
 from inrv_tf.model import render
 from inrv_tf.apps import sampling
@@ -313,17 +312,20 @@ def test_clip_run_resumes_as_one(trained):
 def test_inference_works_on_m_without_clip(trained, tfds_dir):
   config, workdir, _, _, _ = trained
   _, model = _restore_model(workdir)
-  m = np.load(workdir / clip_cache.LEARNED_LATENTS)
+  # The checkpoint holds the learned m table (model state), current at the last save.
+  m = model.training_latents()
   assert m.shape == (2, 32)
   builder = data_lib.get_builder('bouncing_balls', tfds_dir)
   encoder = clip_encoder.load_clip_encoder(config.data.clip_weights)
   embeddings = clip_cache.load_embeddings(encoder, builder, config.data, 2,
                                           log=lambda _: None)
-  np.testing.assert_allclose(clip_cache.learned_latents(model, embeddings), m, atol=1e-6)
+  np.testing.assert_allclose(model.latent_table(embeddings), m, atol=1e-6)
   d = config.data
   from_m = render.render_video(model, m, d.frames, d.height, d.width)
+  through_clip = model.latent(tf.constant([0, 1]), tf.constant(embeddings[np.arange(2)]))
   np.testing.assert_allclose(
-      from_m, loop.reconstruct(model, [0, 1], config, embeddings), atol=1e-5)
+      from_m, render.render_video(model, through_clip, d.frames, d.height, d.width),
+      atol=1e-5)
   video = data_lib.to_float(next(iter(data_lib.eval_dataset(builder, d, 1, 1)))['video'])
   mask = np.ones([d.frames, d.height, d.width], bool)
   result = inversion.invert(model, video.numpy(), mask, steps=5, codes=m)

@@ -20,7 +20,6 @@ import tensorflow as tf
 from inrv_tf import workdir as workdir_lib
 from inrv_tf import config as config_lib
 from inrv_tf.data import pipeline
-from inrv_tf import denoise
 from inrv_tf.denoiser import denoising
 from inrv_tf.denoiser import train as denoiser_train
 from inrv_tf import files
@@ -145,9 +144,9 @@ def test_apply_command_keeps_names_and_shapes(runs):
     before, after = read(inputs / name), read(out / name)
     assert after.shape == before.shape and after.dtype == np.uint8, name
     assert np.abs(after.astype(int) - before).mean() > 1.0, name    # It changed them.
-  assert denoise.input_files(inputs / 'b.gif') == [inputs / 'b.gif']
+  assert denoising.input_files(inputs / 'b.gif') == [inputs / 'b.gif']
   with pytest.raises(ValueError, match='No such video file or folder'):
-    denoise.input_files(inputs / 'none.mp4')
+    denoising.input_files(inputs / 'none.mp4')
 
 
 def test_bad_input_exits_1_with_a_clear_message(runs):

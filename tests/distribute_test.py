@@ -28,6 +28,7 @@ PRELUDE = textwrap.dedent('''
     logging.set_verbosity(logging.ERROR)
     from inrv_tf import config as config_lib
     from inrv_tf.train import loop
+    from inrv_tf.train import step as step_lib
     from inrv_tf import workdir as workdir_lib
     from tests import testing
 ''')
@@ -59,10 +60,10 @@ def test_mirrored_step_equals_default_step(tfds_dir):
       results = {{}}
       for name, strategy in [('default', tf.distribute.get_strategy()),
                              ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
-        state = loop.create_state(cfg, strategy)
+        state = step_lib.create_state(cfg, strategy)
         with strategy.scope():
           feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
-        step = loop.make_train_step(state, cfg, strategy, feats)
+        step = step_lib.make_train_step(state, cfg, strategy, feats)
         dist = strategy.experimental_distribute_dataset(
             tf.data.Dataset.from_tensors(batch))
         out = step(next(iter(dist)))

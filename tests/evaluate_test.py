@@ -16,7 +16,9 @@ import pytest
 
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import pipeline
-from inrv_tf.evaluate import __main__ as evaluate
+from inrv_tf import config as config_lib
+from inrv_tf.evaluate import __main__ as evaluate_cli
+from inrv_tf.evaluate import paper_tables
 from inrv_tf.apps import inversion
 from inrv_tf.model import metrics
 from inrv_tf.model import render
@@ -54,7 +56,7 @@ def i3d(tmp_path_factory):
 @pytest.fixture(scope='module')
 def settings(tmp_path_factory, i3d):
   """Tiny counts: 2 videos, 4 samples, 8-frame FVD, few steps."""
-  return evaluate.Settings(num_videos=2, batch_size=2, single_inr_steps=30,
+  return config_lib.EvalSettings(num_videos=2, batch_size=2, single_inr_steps=30,
                            single_inr_lr=3e-3, i3d=str(i3d), num_samples=4, num_real=2,
                            fvd_frames=8, fvd_batch_size=4, scales=(2.0,),
                            inversion_steps=5, sr_low=16, sr_high=32,
@@ -64,7 +66,7 @@ def settings(tmp_path_factory, i3d):
 def _run(workdir, table, settings, tmp_path, **kwargs):
   """Runs a table; returns (its JSON as written, the printed lines)."""
   lines, out = [], tmp_path / f'{table}.json'
-  evaluate.evaluate(workdir, table, settings, out=out, log=lines.append, **kwargs)
+  paper_tables.evaluate(workdir, table, settings, out=out, log=lines.append, **kwargs)
   return json.loads(out.read_text()), lines
 
 
@@ -228,20 +230,20 @@ def test_command_line(command_without_i3d):
 def test_flags_give_settings():
   from absl import flags
   flag_values = flags.FlagValues()
-  evaluate.define_flags(flag_values)
+  evaluate_cli.define_flags(flag_values)
   flag_values(['evaluate', '--workdir=W', '--table=superres', '--scales=2,3.6',
                '--sizes=64,128', '--nosingle_inr', '--num_videos=7', '--i3d=/m'])
-  s = evaluate.settings_from_flags(flag_values)
+  s = evaluate_cli.settings_from_flags(flag_values)
   assert (s.scales, s.sizes, s.single_inr, s.num_videos, s.i3d) == (
       (2.0, 3.6), (64, 128), False, 7, '/m')
   assert dataclasses.replace(s, scales=(2.0, 3.0, 3.6), sizes=(128, 256, 360),
-                             single_inr=True, num_videos=None, i3d=None) == evaluate.Settings()
+                             single_inr=True, num_videos=None, i3d=None) == config_lib.EvalSettings()
 
 
 def test_unknown_table_and_bad_settings_are_refused(workdir):
   with pytest.raises(ValueError, match='Unknown table'):
-    evaluate.evaluate(workdir, 'speed')
+    paper_tables.evaluate(workdir, 'speed')
   with pytest.raises(ValueError, match='--batch_size must be positive'):
-    evaluate.evaluate(workdir, 'superres', evaluate.Settings(batch_size=0))
+    paper_tables.evaluate(workdir, 'superres', config_lib.EvalSettings(batch_size=0))
   with pytest.raises(pipeline.DataError, match='Scale 3 needs 96 x 96 ground truth'):
-    evaluate.evaluate(workdir, 'superres', evaluate.Settings(scales=(2.0, 3.0)))
+    paper_tables.evaluate(workdir, 'superres', config_lib.EvalSettings(scales=(2.0, 3.0)))

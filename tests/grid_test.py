@@ -25,9 +25,16 @@ def test_endpoints_included_and_linear():
 
 
 @pytest.mark.parametrize('shape', [(1, 1, 1), (3, 4, 5), (25, 7, 9)])
-def test_numpy_twin_matches(shape):
-  np.testing.assert_allclose(grid.make_grid(*shape).numpy(), grid.make_grid_np(*shape),
-                             atol=1e-7)
+def test_matches_numpy_meshgrid(shape):
+  axes = [np.arange(n) / max(n - 1, 1) * 2.0 - 1.0 for n in shape]
+  expected = np.stack(np.meshgrid(*axes, indexing='ij'), axis=-1).reshape(-1, 3)
+  np.testing.assert_allclose(grid.make_grid(*shape).numpy(), expected, atol=1e-7)
+
+
+def test_grid_from_index_picks_rows_of_the_grid():
+  index = tf.constant([0, 7, 19, 59], tf.int32)
+  np.testing.assert_array_equal(grid.grid_from_index(index, 3, 4, 5).numpy(),
+                                tf.gather(grid.make_grid(3, 4, 5), index).numpy())
 
 
 def test_reshape_restores_video_layout():

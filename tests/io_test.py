@@ -6,6 +6,7 @@ import pytest
 
 from inrv_tf import config as config_lib
 from inrv_tf import files
+from inrv_tf import workdir as workdir_lib
 
 
 def _video(t=6, h=32, w=48):
@@ -55,7 +56,9 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 
 def test_config_round_trip(tmp_path):
   config = config_lib.small().replace(model={'num_videos': 3})
-  files.write_config(tmp_path, config)
-  assert files.read_config(tmp_path) == config
+  workdir = workdir_lib.Workdir(tmp_path)
+  workdir.write_config(config)
+  assert workdir.read_config() == config
+  assert (tmp_path / 'config.json').is_file()
   with pytest.raises(FileNotFoundError, match='not an inrv_tf workdir'):
-    files.read_config(tmp_path / 'nothing')
+    workdir_lib.read_config(tmp_path / 'nothing')

@@ -109,11 +109,11 @@ def test_render_codes_batches_like_one_render(trained, codes):
 
 
 @pytest.mark.parametrize('size,message', [
-    ((0, 32, 32, 1024), 'frames must be positive'),
-    ((8, -1, 32, 1024), 'height must be positive'),
-    ((8, 32, 2.5, 1024), 'width must be an integer'),
-    ((8, 32, True, 1024), 'width must be an integer'),
-    ((8, 32, 32, 0), 'chunk_pixels must be positive'),
+    ((0, 32, 32, 1024), 'frames must be a positive integer'),
+    ((8, -1, 32, 1024), 'height must be a positive integer'),
+    ((8, 32, 2.5, 1024), 'width must be a positive integer'),
+    ((8, 32, True, 1024), 'width must be a positive integer'),
+    ((8, 32, 32, 0), 'chunk_pixels must be a positive integer'),
     ((2000, 2000, 2000, 1024), 'more than one render can index'),
 ])
 def test_bad_sizes_raise(trained, codes, size, message):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from inrv_tf.model import inrv as model_lib
-from inrv_tf.model import render
 from inrv_tf.apps import sampling
 from tests import testing
 
@@ -15,8 +14,8 @@ def _codes(n=4, d=16, seed=0):
 
 def test_slerp_endpoints_are_exact():
   z0, z1 = _codes(2)
-  np.testing.assert_array_equal(render.slerp(z0, z1, 0.0).numpy(), z0)
-  np.testing.assert_array_equal(render.slerp(z0, z1, 1.0).numpy(), z1)
+  np.testing.assert_array_equal(sampling.slerp(z0, z1, 0.0).numpy(), z0)
+  np.testing.assert_array_equal(sampling.slerp(z0, z1, 1.0).numpy(), z1)
   path = sampling.interpolation_codes(z0, z1, 7)
   assert path.shape == (7, 16)
   np.testing.assert_array_equal(path[0], z0)
@@ -36,14 +35,14 @@ def test_slerp_stays_on_the_sphere_at_even_angles():
 
 def test_slerp_of_parallel_codes_is_linear():
   z0 = _codes(1)[0]
-  np.testing.assert_allclose(render.slerp(z0, 3 * z0, 0.5).numpy(), 2 * z0, rtol=1e-6)
+  np.testing.assert_allclose(sampling.slerp(z0, 3 * z0, 0.5).numpy(), 2 * z0, rtol=1e-6)
 
 
 def test_slerp_rows_matches_slerp_row_by_row():
   z0, z1, t = _codes(3), _codes(3, seed=1), np.array([0.0, 0.3, 1.0], np.float32)
-  rows = render.slerp_rows(z0, z1, t).numpy()
+  rows = sampling.slerp_rows(z0, z1, t).numpy()
   for i in range(3):
-    np.testing.assert_allclose(rows[i], render.slerp(z0[i], z1[i], t[i]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(rows[i], sampling.slerp(z0[i], z1[i], t[i]).numpy(), atol=1e-6)
 
 
 def test_slerp_samples_lie_on_a_path_between_two_distinct_codes():

@@ -11,6 +11,7 @@ from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import pipeline
 from inrv_tf.model import losses
 from inrv_tf.train import loop
+from inrv_tf.train import step as step_lib
 from tests import testing
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -156,7 +157,6 @@ def test_cli_clear_errors_and_exit_codes(tfds_dir, tmp_path):
 
 @pytest.mark.parametrize('fraction', [1.0, 0.5])
 def test_chunked_step_equals_whole_step(tfds_dir, fraction):
-  from inrv_tf import config as config_lib
   config = _tiny(tfds_dir).replace(model={'num_videos': 3}, train={'batch_size': 3},
                                    data={'pixel_fraction': fraction})
   rng = np.random.default_rng(0)
@@ -166,9 +166,9 @@ def test_chunked_step_equals_whole_step(tfds_dir, fraction):
   for chunk in (None, 100):   # 1,024 pixels: 11 chunks, the last one short
     cfg = config.replace(train={'chunk_pixels': chunk})
     strategy = tf.distribute.get_strategy()
-    state = loop.create_state(cfg, strategy)
+    state = step_lib.create_state(cfg, strategy)
     feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
-    out = loop.make_train_step(state, cfg, strategy, feats)(batch)
+    out = step_lib.make_train_step(state, cfg, strategy, feats)(batch)
     results.append((float(out['loss']), float(out['mse']),
                     [np.array(v) for v in state.model.trainable_variables]))
   assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)

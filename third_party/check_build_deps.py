@@ -12,7 +12,7 @@ comprehensions) and the sources (with `ast`, imports inside functions included),
   py_library, and every direct dep must be imported (package `__init__.py` targets and
   `data` are free: `data` is for what runs in a subprocess or is read as a file;
   libraries without srcs, like the areas in //:BUILD, only gather others);
-- every module under inrv_tf/ and export/ belongs to a py_library, every command line
+- every module under inrv_tf/ (its subpackages included) and export/ belongs to a py_library, every command line
   (`if __name__ == '__main__'`) is a py_binary's dep, and every test file is a py_test
   that runs it (`args`).
 
@@ -24,9 +24,8 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PACKAGES = ('', 'inrv_tf', 'export', 'tests', 'datasets')  # folders with a BUILD file
 IMPORT_ROOTS = ('', 'datasets')  # sys.path entries: the workspace, and datasets/ (conftest)
-LIBRARY_DIRS = ('inrv_tf', 'export')
+LIBRARY_DIRS = ('inrv_tf', 'export')  # every .py below these belongs to a py_library
 TEST_GLOBS = ('tests/*_test.py', 'datasets/*/*_test.py')
 PY_RULES = ('py_library', 'py_binary', 'py_test')
 
@@ -59,13 +58,22 @@ def _path(package, src):
   return str(pathlib.PurePosixPath(package, src))
 
 
+def packages():
+  """The workspace's Bazel packages: every folder with a BUILD file (third_party's own
+  stand-in repositories and Bazel's output links aside)."""
+  found = []
+  for build in sorted(ROOT.glob('**/BUILD')):
+    package = build.parent.relative_to(ROOT).as_posix()
+    if not package.startswith(('third_party', 'bazel-')):
+      found.append('' if package == '.' else package)
+  return found
+
+
 def load_targets():
   """Runs each BUILD file with stand-ins for the rules it uses; returns {label: Target}."""
   targets = {}
-  for package in PACKAGES:
+  for package in packages():
     build = ROOT / package / 'BUILD'
-    if not build.is_file():
-      continue
 
     def rule(kind, package=package):
       def record(name, **attrs):
@@ -183,11 +191,11 @@ def check(targets):
         problems.append(f'{label}: {init} is imported but not in its deps\' closure')
 
   for directory in LIBRARY_DIRS:
-    for path in sorted((ROOT / directory).glob('*.py')):
+    for path in sorted((ROOT / directory).glob('**/*.py')):
       src = str(path.relative_to(ROOT))
       if src not in owner:
         problems.append(f'{src}: no py_library holds it')
-      elif 'if __name__ == \'__main__\':' in path.read_text():
+      elif _is_command_line(path):
         binaries = [b for b in py.values() if b.kind == 'py_binary' and owner[src][0] in b.deps]
         if not binaries:
           problems.append(f'{src}: a command line without a py_binary')
@@ -203,13 +211,23 @@ def check(targets):
   return problems
 
 
+def _is_command_line(path):
+  """Whether a module runs as a program: a top-level `if __name__ == '__main__':`."""
+  for node in ast.parse(path.read_text(), str(path)).body:
+    test = getattr(node, 'test', None) if isinstance(node, ast.If) else None
+    if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+        and test.left.id == '__name__'):
+      return True
+  return False
+
+
 def _is_init_target(target):
   return all(s.endswith('__init__.py') for s in target.srcs) and target.srcs
 
 
 def main(argv):
   if '--imports' in argv:
-    for pattern in ('inrv_tf/*.py', 'export/*.py', 'tests/*.py', 'datasets/*/*.py'):
+    for pattern in ('inrv_tf/**/*.py', 'export/*.py', 'tests/*.py', 'datasets/*/*.py'):
       for path in sorted(ROOT.glob(pattern)):
         src = str(path.relative_to(ROOT))
         found = sorted(f for f in imported_files(src) if not f.endswith('__init__.py'))

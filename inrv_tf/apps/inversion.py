@@ -24,19 +24,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from inrv_tf import config as config_lib
+from inrv_tf.apps import sampling
+from inrv_tf.data import pipeline
 from inrv_tf.model import encoding
 from inrv_tf.model import inr
 from inrv_tf.model import losses
 from inrv_tf.model import metrics
 from inrv_tf.model import render
-from inrv_tf.apps import sampling
 
-TASKS = ('inversion', 'inpainting', 'frame_prediction', 'frame_interpolation',
-         'sparse_inpainting', 'superresolution')
-INITS = ('mean', 'zeros', 'random')
-DEFAULT_STEPS = 500
-DEFAULT_LR = 1e-2
-DEFAULT_LOSS = 'l2'             # Equations 7 and 8 are squared errors.
+TASKS = config_lib.INVERSION_TASKS
+INITS = config_lib.INVERSION_INITS
+_DEFAULTS = config_lib.InversionSettings()   # The paper's steps, lr, loss and start.
+# What the tasks show (paper Section 5.3): these define the tasks, not settings.
 PREDICTION_FRAMES = 4           # frame_prediction sees the first 4 frames.
 SPARSE_FRACTION = 0.25          # sparse_inpainting sees 25% of all pixels.
 
@@ -104,9 +104,7 @@ def check_task(task: str) -> str:
 
 def make_mask(task: str, frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
   """The visible pixels of a task (DESIGN.md): bool[frames, height, width]."""
-  for name, value in (('frames', frames), ('height', height), ('width', width)):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-      raise InversionError(f'{name} must be a positive integer, got {value!r}.')
+  config_lib.check_video_size(frames, height, width, InversionError)
   return _MASKS[check_task(task)](frames, height, width, seed)
 
 
@@ -154,7 +152,6 @@ def prepare_video(video, frames: int, height: int, width: int) -> np.ndarray:
   Returns:
     f32[frames, height, width, 3] in [-1, 1].
   """
-  from inrv_tf.data import pipeline  # The input pipeline's resize: same area filter as training.
   video = np.asarray(video)
   if video.dtype != np.uint8:
     raise InversionError(f'A video file must decode to uint8 frames, got {video.dtype}.')
@@ -231,9 +228,9 @@ def make_step(model, code: tf.Variable, optimizer, loss_fn: Callable,
   return step
 
 
-def invert(model, videos, mask, steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR,
-           loss: str = DEFAULT_LOSS, init: str = 'mean', seed: int = 0,
-           codes=None, chunk_pixels: int = render.DEFAULT_CHUNK_PIXELS,
+def invert(model, videos, mask, steps: int = _DEFAULTS.steps, lr: float = _DEFAULTS.lr,
+           loss: str = _DEFAULTS.loss, init: str = _DEFAULTS.init, seed: int = 0,
+           codes=None, chunk_pixels: int = config_lib.CHUNK_PIXELS,
            log: Callable[[str], None] | None = None, log_every: int = 100
            ) -> Inversion:
   """Fits one code per video to the visible pixels; the model is not changed.
@@ -333,7 +330,7 @@ def superresolve(model, low_videos, height: int, width: int,
   low_videos = check_videos(low_videos)
   mask = full_mask(*low_videos.shape[1:4])
   result = invert(model, low_videos, mask, **invert_kwargs)
-  chunk = invert_kwargs.get('chunk_pixels', render.DEFAULT_CHUNK_PIXELS)
+  chunk = invert_kwargs.get('chunk_pixels', config_lib.CHUNK_PIXELS)
   high = render.render_codes(model, result.codes, low_videos.shape[1], height, width,
                              chunk)
   return result, high

@@ -3,7 +3,6 @@
     encoder = clip_encoder.load_clip_encoder(config.data.clip_weights)
     embeddings = load_embeddings(encoder, builder, config.data, num_videos)  # [N, T, 512]
     embeddings[np.array([3, 0])]                 # f32[2, T, 512], rows by video id
-    m = learned_latents(model, embeddings)       # f32[N, latent_dim]: the videos' m
 
 CLIP is frozen, so a video's frame embeddings never change: they are computed
 once, in batches of frames, and kept in
@@ -28,12 +27,11 @@ import time
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 
-from inrv_tf import workdir as workdir_lib
 from inrv_tf import config as config_lib
-from inrv_tf.data import pipeline as data_lib
 from inrv_tf import files
+from inrv_tf.data import clip_encoder
+from inrv_tf.data import pipeline as data_lib
 
 CACHE_DIR = 'inrv_clip_cache'
 # Bump when what a shard holds changes (preprocessing, layout): old caches stop matching.
@@ -70,6 +68,24 @@ class ShardedEmbeddings:
   def __array__(self, dtype=None, copy=None) -> np.ndarray:
     out = np.concatenate(self.shards)
     return out.astype(dtype) if dtype is not None else out
+
+
+def load_encoder(config: config_lib.Config) -> clip_encoder.ClipImageEncoder | None:
+  """The frozen CLIP image encoder of a Video-CLIP run (None without CLIP).
+
+  Raises:
+    clip_encoder.ClipWeightsError: unloadable weights, or embeddings of another
+      width than the model's GRU takes.
+  """
+  if not config.model.clip:
+    return None
+  encoder = clip_encoder.load_clip_encoder(config.data.clip_weights)
+  want = config.model.resolved_clip_embedding_dim
+  if encoder.output_dim != want:
+    raise clip_encoder.ClipWeightsError(
+        f'The CLIP encoder of {config.data.clip_weights} gives {encoder.output_dim}-wide '
+        f'embeddings; the model\'s GRU takes clip_embedding_dim={want}.')
+  return encoder
 
 
 def cache_key(builder, data: config_lib.DataConfig, fingerprint: str) -> tuple[str, dict]:
@@ -166,44 +182,3 @@ def _build_shards(encoder, builder, data, folder, missing, num_videos, log,
       rate = done * data.frames / max(elapsed, 1e-9)
       log(f'CLIP embeddings: {done}/{todo} videos, {rate:.1f} frames/s, {elapsed:.0f} s')
       last_log = elapsed
-
-
-def learned_latents(model, embeddings, batch_size: int = 256) -> np.ndarray:
-  """m of every training video, f32[N, latent_dim]: merge(g, c) for a Video-CLIP
-  model (g from its cached frame embeddings), the code table itself without CLIP.
-
-  With this table, rendering, sampling, interpolation and inversion run on m
-  and never need CLIP.
-
-  Args:
-    model: an InrvModel whose latent table has N rows.
-    embeddings: f32[N, T, D] (ShardedEmbeddings or an array); ignored without CLIP.
-  """
-  num_videos = model.model_config.num_videos
-  if not model.model_config.clip:
-    return np.array(model.latents.codes, np.float32)
-  if len(embeddings) != num_videos:
-    raise ValueError(f'{len(embeddings)} videos of embeddings for a latent table of '
-                     f'{num_videos}.')
-  out = []
-  for start in range(0, num_videos, batch_size):
-    ids = np.arange(start, min(start + batch_size, num_videos))
-    out.append(model.latent(tf.constant(ids, tf.int32),
-                            tf.constant(embeddings[ids], tf.float32)).numpy())
-  return np.concatenate(out).astype(np.float32)
-
-
-LEARNED_LATENTS = workdir_lib.LEARNED_LATENTS
-
-
-def save_learned_latents(workdir, model, embeddings) -> pathlib.Path:
-  """Writes `learned_latents(model, embeddings)` to <workdir>/learned_latents.npy.
-
-  A trained Video-CLIP workdir carries its training videos' m next to the
-  checkpoint, so inference (sampling, interpolation, inversion's start) reads
-  m from there and never loads CLIP.
-  """
-  path = pathlib.Path(workdir) / LEARNED_LATENTS
-  with files.atomic_path(path) as tmp:
-    np.save(tmp, learned_latents(model, embeddings))
-  return path

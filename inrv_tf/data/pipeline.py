@@ -37,7 +37,7 @@ def datasets_dir() -> pathlib.Path:
   env = os.environ.get('INRV_DATASETS_DIR')
   if env:
     return pathlib.Path(env)
-  return pathlib.Path(__file__).resolve().parent.parent / 'datasets'
+  return pathlib.Path(__file__).resolve().parents[2] / 'datasets'
 
 
 def available_datasets() -> list[str]:
@@ -104,16 +104,25 @@ def num_examples(builder, split: str = 'train') -> int:
 
 
 def check_size(builder, frames: int, height: int, width: int) -> None:
-  """Raises DataError if the stored videos cannot give this training size."""
-  for name, value in (('frames', frames), ('height', height), ('width', width)):
-    if value <= 0:
-      raise DataError(f'{name} must be positive, got {value}.')
+  """Raises DataError if the stored videos cannot give this size (checked positive
+  where it was configured)."""
   stored = video_shape(builder)
   for name, want, have in zip(('frames', 'height', 'width'), (frames, height, width),
                               stored[:3]):
     if have is not None and want > have:
       raise DataError(f'Dataset {builder.name!r} stores videos of shape '
                       f'{stored}: it cannot give {name}={want} (at most {have}).')
+
+
+def resolve_num_videos(config: config_lib.Config, builder) -> config_lib.Config:
+  """Sets model.num_videos (the latent table) from the dataset and --num_videos."""
+  available = num_examples(builder, config.data.split)
+  n = config.data.num_videos or available
+  if n > available:
+    raise DataError(f'--num_videos={n} but dataset {builder.name!r} has '
+                    f'{available} videos in split {config.data.split!r}.')
+  check_size(builder, config.data.frames, config.data.height, config.data.width)
+  return config.replace(model={'num_videos': n})
 
 
 def resize_video(video, frames: int, height: int, width: int) -> tf.Tensor:

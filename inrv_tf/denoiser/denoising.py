@@ -27,10 +27,12 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from inrv_tf import files
+from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import pipeline as data_lib
 from inrv_tf.denoiser import vqvae
 
-DIRECTORY = 'denoiser'
+SUFFIXES = ('.mp4', '.gif', '.npy')   # What `apply` reads and writes.
 CONFIG_FILE = 'denoiser_config.json'
 MAX_SIZE = 128          # The paper's evaluation size (FVD at 128 x 128).
 FRAME_BATCH = 32        # Frames per VQ-VAE-2 pass when applying.
@@ -114,7 +116,8 @@ def validate(c: DenoiserConfig) -> None:
 
 
 def directory(workdir) -> pathlib.Path:
-  return pathlib.Path(workdir) / DIRECTORY
+  """<workdir>/denoiser/: denoiser_config.json, checkpoints/, pairs/, metrics.json."""
+  return workdir_lib.Workdir(workdir).denoiser
 
 
 def resolve_size(c: DenoiserConfig, builder) -> DenoiserConfig:
@@ -253,3 +256,42 @@ def serving_variables(denoiser: Denoiser) -> dict:
   by TF Serving's session loader (see export/serving_module.hypernet_variables).
   """
   return {v.path.replace('/', '.'): v.value for v in denoiser.model.variables}
+
+
+# Files ---------------------------------------------------------------------------
+def input_files(path) -> list[pathlib.Path]:
+  """The video files named by --input: one file, or a folder's, sorted."""
+  path = pathlib.Path(path)
+  if path.is_dir():
+    found = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES)
+    if not found:
+      raise ValueError(f'{path} holds no {"/".join(SUFFIXES)} files.')
+    return found
+  if not path.is_file():
+    raise ValueError(f'No such video file or folder: {path}')
+  if path.suffix.lower() not in SUFFIXES:
+    raise ValueError(f'{path}: expected one of {", ".join(SUFFIXES)}.')
+  return [path]
+
+
+def denoise_files(workdir, paths, out, fps: int, log=print) -> list[pathlib.Path]:
+  """Denoises each video file into <out>/<its name> (same format and shape)."""
+  denoiser = load_denoiser(workdir)
+  out = pathlib.Path(out)
+  if any(f.parent.resolve() == out.resolve() for f in paths):
+    raise ValueError(f'--out={out} holds the inputs: pick another folder.')
+  out.mkdir(parents=True, exist_ok=True)
+  written = []
+  for path in paths:
+    video = files.read_video(path)                                     # uint8[T, H, W, 3]
+    sharp = denoise_videos(denoiser, data_lib.to_float(video[None]).numpy())
+    sharp = data_lib.to_uint8(sharp[0]).numpy()
+    target = out / path.name
+    if target.suffix.lower() == '.npy':
+      with files.atomic_path(target) as tmp:
+        np.save(tmp, sharp)
+    else:
+      files.write_video(target, sharp, fps)
+    written.append(target)
+  log(f'Denoised {len(written)} videos at {denoiser.size} x {denoiser.size} into {out}.')
+  return written

@@ -28,7 +28,6 @@ from inrv_tf.denoiser import denoising
 from inrv_tf import files
 from inrv_tf.model import metrics
 from inrv_tf.model import render
-from inrv_tf.apps import sampling
 
 EVAL_FRAMES = 256   # Pairs (spread over all) that metrics.json is computed on.
 
@@ -51,7 +50,7 @@ def make_pairs(model, builder, config, c: denoising.DenoiserConfig,
   """
   s, n = c.size, num_pair_videos(config, c)
   data = dataclasses.replace(config.data, height=s, width=s)
-  codes = sampling.learned_codes(model)
+  codes = model.training_latents()                   # m of every training video
   for batch in data_lib.eval_dataset(builder, data, n, batch_size):
     ids = batch['video_id'].numpy()
     recon = render.render_video(model, codes[ids], data.frames, s, s)
@@ -190,7 +189,7 @@ def train_denoiser(workdir, c: denoising.DenoiserConfig,
   data_lib.check_size(builder, config.data.frames, c.size, c.size)
   prepare_directory(workdir, c)
   inputs, targets = write_pairs(workdir, inrv, builder, config, c,
-                                workdir_lib.latest_checkpoint(workdir), log)
+                                workdir_lib.Workdir(workdir).latest_checkpoint(), log)
   del inrv
 
   # --------------------------------------------------- Model, load checkpoint

@@ -24,12 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from inrv_tf import config as config_lib
 from inrv_tf.model import encoding
 from inrv_tf.model import inr
+from inrv_tf.model import losses
 from inrv_tf.model import render
 
-DEFAULT_STEPS = 750
-DEFAULT_LR = 1e-4
+_DEFAULTS = config_lib.EvalSettings()   # 750 steps of Adam at 1e-4 (Section 4.1).
 
 
 def init_params(spec: inr.InrSpec, num_videos: int, seed: int = 0) -> list[np.ndarray]:
@@ -64,27 +65,15 @@ class SingleInrFit:
 def make_step(params: list, optimizer, chunk_pixels: int) -> Callable:
   """One Adam update of every video's INR: step(features f32[P, F], target f32[B, P, 3]) -> f32[B].
 
-  Pixels go through the INR in chunks whose gradients are summed (each
-  chunk's mean weighted by its share of P), so memory is bounded by the chunk
-  and the update is that of the whole-video mean.
+  The INR's own chunked gradient (`inr.chunked_inr_grads`): memory is bounded
+  by the chunk and the update is that of the whole-video mean squared error.
+  Videos are independent, so the summed loss gives each INR its own gradient.
   """
 
   @tf.function
   def step(features, target):
-    total_pixels = tf.shape(features)[0]
-    num_chunks = (total_pixels + chunk_pixels - 1) // chunk_pixels
-    grads = [tf.zeros_like(p) for p in params]
-    per_video = tf.zeros([tf.shape(target)[0]])
-    for i in tf.range(num_chunks):
-      lo, hi = i * chunk_pixels, tf.minimum((i + 1) * chunk_pixels, total_pixels)
-      share = tf.cast(hi - lo, tf.float32) / tf.cast(total_pixels, tf.float32)
-      with tf.GradientTape() as tape:
-        pred = inr.apply_inr(params, features[lo:hi])                         # [B, n, 3]
-        chunk_loss = tf.reduce_mean(tf.square(pred - target[:, lo:hi]), [1, 2]) * share
-        # Videos are independent: the sum gives each INR its own gradient.
-        total = tf.reduce_sum(chunk_loss)
-      grads = [g + d for g, d in zip(grads, tape.gradient(total, params))]
-      per_video += chunk_loss
+    per_video, _, grads = inr.chunked_inr_grads(params, features, target, losses.l2,
+                                                chunk_pixels)
     optimizer.apply_gradients(zip(grads, params))
     return per_video
 
@@ -92,8 +81,8 @@ def make_step(params: list, optimizer, chunk_pixels: int) -> Callable:
 
 
 def fit_videos(videos, spec: inr.InrSpec, num_frequencies: int,
-               steps: int = DEFAULT_STEPS, lr: float = DEFAULT_LR, seed: int = 0,
-               chunk_pixels: int = render.DEFAULT_CHUNK_PIXELS,
+               steps: int = _DEFAULTS.single_inr_steps, lr: float = _DEFAULTS.single_inr_lr, seed: int = 0,
+               chunk_pixels: int = config_lib.CHUNK_PIXELS,
                log: Callable[[str], None] | None = None, log_every: int = 100
                ) -> SingleInrFit:
   """Fits one INR per video to all its pixels (equation 1).
@@ -136,7 +125,7 @@ def fit_videos(videos, spec: inr.InrSpec, num_frequencies: int,
 
 def render_fit(fit: SingleInrFit, frames: int, height: int, width: int,
                num_frequencies: int,
-               chunk_pixels: int = render.DEFAULT_CHUNK_PIXELS) -> np.ndarray:
+               chunk_pixels: int = config_lib.CHUNK_PIXELS) -> np.ndarray:
   """Renders fitted INRs (at any size): f32[B, frames, height, width, 3], ~[-1, 1]."""
   render.check_size(frames, height, width, chunk_pixels)
   params = [tf.constant(p) for p in fit.params]

@@ -33,7 +33,7 @@ def encode_position(coords: tf.Tensor, num_frequencies: int) -> tf.Tensor:
   scales = tf.constant(2.0 ** np.arange(num_frequencies), tf.float32)[:, None]  # [K, 1]
   # 2^k x is exact in float32; reducing it mod 2 before multiplying by pi keeps
   # the angle small, so sin/cos stay accurate at k = 9 (plain float32
-  # 2^9 pi x is off by ~1e-4) and match the float64 NumPy twin.
+  # 2^9 pi x is off by ~1e-4 from the float64 value).
   half_turns = tf.math.floormod(coords[..., None, :] * scales + 1.0, 2.0) - 1.0
   angles = half_turns * np.pi                                            # [..., K, A]
   # [..., K, A, 2] (sin, cos) -> [..., K * A * 2] in (k, axis, sin/cos) order.
@@ -42,26 +42,18 @@ def encode_position(coords: tf.Tensor, num_frequencies: int) -> tf.Tensor:
   return tf.concat([coords, flat], axis=-1)
 
 
-def encode_position_np(coords: np.ndarray, num_frequencies: int) -> np.ndarray:
-  """NumPy twin of `encode_position` (float64 math, float32 out)."""
-  coords = np.asarray(coords, np.float64)
-  freqs = (2.0 ** np.arange(num_frequencies)) * np.pi
-  angles = coords[..., None, :] * freqs[:, None]
-  pairs = np.stack([np.sin(angles), np.cos(angles)], axis=-1)
-  flat = pairs.reshape(coords.shape[:-1] + (-1,))
-  return np.concatenate([coords, flat], axis=-1).astype(np.float32)
-
-
 @functools.lru_cache(maxsize=16)
 def encoded_grid(frames: int, height: int, width: int,
                  num_frequencies: int) -> np.ndarray:
   """The encoded grid of one video shape, computed once and shared.
 
+  The same features, bit for bit, as a render computes chunk by chunk
+  (`render.render_range`): training and rendering see one function.
+
   Returns:
     f32[frames * height * width, 3 + 6 * num_frequencies], read-only.
   """
-  out = encode_position_np(grid_lib.make_grid_np(frames, height, width),
-                           num_frequencies)
+  out = encode_position(grid_lib.make_grid(frames, height, width), num_frequencies).numpy()
   out.setflags(write=False)
   return out
 

@@ -126,9 +126,8 @@ def _apply_einsum(params, features, compute_dtype) -> tf.Tensor:
   """The 'einsum' layout: one batched product per layer over a leading video axis.
 
   tf.einsum in float32. In bfloat16, TensorFlow's CPU einsum kernel is an order
-  of magnitude slower than BatchMatMul on the same operands (3.4 against 33
-  GFLOP/s at [1, 32768, 256] x [1, 256, 256]; benchmarks/README.md), so the
-  same product goes through tf.linalg.matmul, broadcasting a shared input.
+  of magnitude slower than BatchMatMul on the same operands (benchmarks/README.md),
+  so the same product goes through tf.linalg.matmul, broadcasting a shared input.
   """
   num_layers = len(params) // 2
   x = features
@@ -158,12 +157,10 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
       cores); the first and last layers, biases, activations between layers and
       the output stay float32 (`layer_dtypes`).
     layout: 'per_video' (2-D matmuls, unrolled over a static batch), 'einsum'
-      (batched products over a leading video axis) or 'auto', which picks by
-      measurement (benchmarks/inr_layouts.py, paper INR, chunks of 32,768, two
-      CPU cores, interleaved in one process): per_video for one video (2.96-3.05
-      s against einsum's 3.16-3.27 s) and for bfloat16 on a static batch of
-      up to MAX_UNROLLED_VIDEOS; einsum otherwise (two videos: 5.75-6.04 s
-      against per_video's 5.84-6.18 s). Both compute the same function.
+      (batched products over a leading video axis) or 'auto', which picks what
+      measured faster (benchmarks/inr_layouts.py; figures in benchmarks/README.md):
+      per_video for one video and for bfloat16 on a static batch of up to
+      MAX_UNROLLED_VIDEOS, einsum otherwise. Both compute the same function.
   Returns:
     f32[B, P, out_features]; for RGB, values meant to lie in [-1, 1] (not clipped).
   """

@@ -6,6 +6,9 @@
 
 Variable groups are properties (`latent_variables`, `hypernet_variables`,
 `clip_variables`), so the optimizer and inversion never pick variables by name.
+A Video-CLIP model also holds `learned_m`, the m of every training video, as
+non-trainable state in its checkpoint: inference on the learned space (render,
+sample, invert, export) then never needs CLIP.
 """
 
 from __future__ import annotations
@@ -68,9 +71,6 @@ class InrvModel(keras.Model):
       self.clip_encoder = video_clip.VideoClipEncoder(
           gru_units, gru_layers, gru_dropout, name='video_clip')
       self.merge = video_clip.MergeNetwork(latent_dim, merge_widths, name='merge')
-    elif cfg.resolved_code_dim != latent_dim:
-      raise ValueError(f'Without CLIP the code is m itself: code_dim '
-                       f'{cfg.resolved_code_dim} must equal latent_dim {latent_dim}.')
 
   def build(self, input_shape=None):
     cfg = self.model_config
@@ -79,6 +79,10 @@ class InrvModel(keras.Model):
     if cfg.clip:
       self.clip_encoder.build((None, None, cfg.resolved_clip_embedding_dim))
       self.merge.build((None, 2 * cfg.gru_units + cfg.resolved_code_dim))
+      # Zeros until training stores the table (store_learned_m) before each checkpoint.
+      self.learned_m = self.add_weight(name='learned_m',
+                                       shape=(cfg.num_videos, cfg.latent_dim),
+                                       initializer='zeros', trainable=False)
     self.built = True
 
   # Variable groups ---------------------------------------------------------
@@ -89,6 +93,12 @@ class InrvModel(keras.Model):
   @property
   def hypernet_variables(self) -> list:
     return list(self.hypernet.trainable_variables)
+
+  @property
+  def checkpointed_variables(self) -> list:
+    """Everything a checkpoint holds of the model: the weights and the learned m table."""
+    state = [self.learned_m] if self.model_config.clip else []
+    return list(self.trainable_variables) + state
 
   @property
   def clip_variables(self) -> list:
@@ -113,20 +123,44 @@ class InrvModel(keras.Model):
     """m of every training video, f32[num_videos, latent_dim].
 
     Without Video-CLIP, m is the auto-decoded code: the latent table. With it,
-    m = phi(g, c) needs the videos' frame embeddings; training writes that
-    table to `<workdir>/learned_latents.npy` and `checkpoint.load_model` sets
-    it here (`learned_m`), so inference never needs CLIP.
+    m = phi(g, c) needs the videos' frame embeddings; training stores that
+    table in the model (`store_learned_m`) before every checkpoint.
 
     Raises:
-      ValueError: a Video-CLIP model without its learned m table.
+      ValueError: a Video-CLIP model whose table was never stored.
     """
     if not self.model_config.clip:
       return np.array(self.latents.codes, np.float32)
-    if getattr(self, 'learned_m', None) is None:
-      raise ValueError('This Video-CLIP model has no table of learned m: load it with '
-                       'checkpoint.load_model from a workdir whose training finished '
-                       '(it writes learned_latents.npy).')
-    return np.asarray(self.learned_m, np.float32)
+    table = np.array(self.learned_m, np.float32)
+    if not np.any(table):
+      raise ValueError('This Video-CLIP model holds no learned m yet: load it from a '
+                       'checkpoint that training wrote (inrv_tf.workdir.load_model).')
+    return table
+
+  def latent_table(self, frame_embeddings, batch_size: int = 256) -> np.ndarray:
+    """m of every training video from its frame embeddings: f32[num_videos, latent_dim].
+
+    Args:
+      frame_embeddings: f32[num_videos, T, D], indexable by an int array of ids
+        (ignored without CLIP: m is the code table).
+    """
+    cfg = self.model_config
+    if not cfg.clip:
+      return np.array(self.latents.codes, np.float32)
+    if len(frame_embeddings) != cfg.num_videos:
+      raise ValueError(f'{len(frame_embeddings)} videos of embeddings for a latent table '
+                       f'of {cfg.num_videos}.')
+    out = []
+    for start in range(0, cfg.num_videos, batch_size):
+      ids = np.arange(start, min(start + batch_size, cfg.num_videos))
+      out.append(self.latent(tf.constant(ids, tf.int32),
+                             tf.constant(frame_embeddings[ids], tf.float32)).numpy())
+    return np.concatenate(out).astype(np.float32)
+
+  def store_learned_m(self, frame_embeddings) -> None:
+    """Computes `latent_table` and keeps it in `learned_m` (checkpointed state)."""
+    if self.model_config.clip:
+      self.learned_m.assign(self.latent_table(frame_embeddings))
 
   def inr_params(self, m) -> list[tf.Tensor]:
     """m f32[B, latent_dim] -> [W0 f32[B, in, out], b0 f32[B, out], ...]."""

@@ -3,8 +3,7 @@
     video = render_video(model, m, frames=50, height=256, width=256)  # f32[B, 50, 256, 256, 3]
     array = render_array(model, m, 50, 256, 256)       # the same as NumPy, without copies
     videos = render_codes(model, codes, 25, 128, 128, batch_size=4)   # many codes, numpy
-    grid = tile_videos(to_uint8(videos))                              # one grid video
-    path = slerp(z0, z1, tf.linspace(0.0, 1.0, 8))                    # f32[8, D]
+    grid = tile_videos(videos)                                        # one grid video
 
 The hypernetwork runs once per code; the INR then runs over the pixels
 chunk by chunk, each chunk's coordinates computed and encoded on the fly, so
@@ -16,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from inrv_tf import config as config_lib
 from inrv_tf.model import encoding
+from inrv_tf.model import grid
 from inrv_tf.model import inr
 
-DEFAULT_CHUNK_PIXELS = 1 << 15
 _INT32_MAX = 2**31 - 1
 
 
@@ -27,24 +27,8 @@ class RenderSizeError(ValueError):
   """A render size or chunk that is not a positive integer, or too large."""
 
 
-def grid_from_index(index, frames, height, width) -> tf.Tensor:
-  """Coordinates of flat pixel indices, exactly as `grid.make_grid` lays them out.
-
-  Args:
-    index: int32[n] in [0, frames * height * width).
-  Returns:
-    f32[n, 3] in [-1, 1], (t, h, w).
-  """
-  hw = height * width
-  axes = ((index // hw, frames), ((index // width) % height, height),
-          (index % width, width))
-  coords = [tf.cast(i, tf.float32) / tf.cast(tf.maximum(n - 1, 1), tf.float32) * 2.0 - 1.0
-            for i, n in axes]
-  return tf.stack(coords, axis=-1)
-
-
 def render_range(params, start, stop, frames, height, width, num_frequencies: int,
-                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 chunk_pixels: int = config_lib.CHUNK_PIXELS,
                  compute_dtype=tf.float32) -> tf.Tensor:
   """Pixels [start, stop) of the flattened videos: f32[B, stop - start, C].
 
@@ -62,14 +46,14 @@ def render_range(params, start, stop, frames, height, width, num_frequencies: in
     lo = start + i * chunk_pixels
     index = tf.range(lo, tf.minimum(lo + chunk_pixels, stop))
     features = encoding.encode_position(
-        grid_from_index(index, frames, height, width), num_frequencies)
+        grid.grid_from_index(index, frames, height, width), num_frequencies)
     rgb = inr.apply_inr(params, features, compute_dtype)     # [B, n, C]
     chunks = chunks.write(i, tf.transpose(rgb, [1, 0, 2]))   # [n, B, C]
   return tf.transpose(chunks.concat(), [1, 0, 2])            # [B, n, C]
 
 
 def render_params(params, frames, height, width, num_frequencies: int,
-                  chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                  chunk_pixels: int = config_lib.CHUNK_PIXELS,
                   compute_dtype=tf.float32) -> tf.Tensor:
   """Runs per-video INR parameters over a frames x height x width grid.
 
@@ -105,18 +89,16 @@ CHUNKS_PER_CALL = 16
 _render_range = tf.function(render_range, reduce_retracing=True)
 
 
-def check_size(frames, height, width, chunk_pixels=DEFAULT_CHUNK_PIXELS) -> None:
+def check_size(frames, height, width, chunk_pixels=config_lib.CHUNK_PIXELS) -> None:
   """Raises RenderSizeError unless a render of this size can run.
 
   Sizes are positive integers (not bools or floats); one video's pixel count
   (plus a chunk) must fit the int32 pixel index of `render_params`.
   """
-  for name, value in (('frames', frames), ('height', height), ('width', width),
-                      ('chunk_pixels', chunk_pixels)):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-      raise RenderSizeError(f'{name} must be an integer, got {value!r}.')
-    if value <= 0:
-      raise RenderSizeError(f'{name} must be positive, got {value}.')
+  config_lib.check_video_size(frames, height, width, RenderSizeError)
+  if isinstance(chunk_pixels, bool) or not isinstance(chunk_pixels, (int, np.integer)) \
+      or chunk_pixels <= 0:
+    raise RenderSizeError(f'chunk_pixels must be a positive integer, got {chunk_pixels!r}.')
   total = int(frames) * int(height) * int(width)
   if total + int(chunk_pixels) > _INT32_MAX:
     raise RenderSizeError(
@@ -132,7 +114,7 @@ def output_size(data_config, frames=None, height=None, width=None) -> tuple:
 
 
 def render_array(model, m, frames: int, height: int, width: int,
-                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 chunk_pixels: int = config_lib.CHUNK_PIXELS,
                  compute_dtype=tf.float32) -> np.ndarray:
   """Renders codes m f32[B, latent_dim] to a NumPy f32[B, frames, height, width, 3].
 
@@ -165,7 +147,7 @@ def render_array(model, m, frames: int, height: int, width: int,
 
 
 def render_video(model, m, frames: int, height: int, width: int,
-                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 chunk_pixels: int = config_lib.CHUNK_PIXELS,
                  compute_dtype=tf.float32) -> tf.Tensor:
   """`render_array` as a tf.Tensor f32[B, frames, height, width, 3] (one more copy)."""
   return tf.convert_to_tensor(
@@ -173,7 +155,7 @@ def render_video(model, m, frames: int, height: int, width: int,
 
 
 def render_codes(model, codes, frames: int, height: int, width: int,
-                 chunk_pixels: int = DEFAULT_CHUNK_PIXELS,
+                 chunk_pixels: int = config_lib.CHUNK_PIXELS,
                  batch_size: int = 4) -> np.ndarray:
   """Renders many codes, `batch_size` videos at a time (memory stays bounded).
 
@@ -211,47 +193,3 @@ def tile_videos(videos, columns: int | None = None) -> np.ndarray:
   # [rows, columns, T, H, W, C] -> [T, rows, H, columns, W, C]
   grid = cells.reshape(rows, columns, t, h, w, c).transpose(2, 0, 3, 1, 4, 5)
   return grid.reshape(t, rows * h, columns * w, c)
-
-
-def _slerp(z0, z1, t) -> tf.Tensor:
-  """Slerp with t already broadcastable against z0[..., :1]."""
-  n0 = tf.linalg.norm(z0, axis=-1, keepdims=True)
-  n1 = tf.linalg.norm(z1, axis=-1, keepdims=True)
-  cos = tf.reduce_sum(z0 * z1, -1, keepdims=True) / tf.maximum(n0 * n1, 1e-12)
-  omega = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
-  sin = tf.sin(omega)
-  parallel = sin < 1e-6
-  safe_sin = tf.where(parallel, tf.ones_like(sin), sin)
-  # At t = 0 (t = 1) the weights are exactly (1, 0) ((0, 1)): sin(omega) / sin(omega).
-  a = tf.where(parallel, 1.0 - t, tf.sin((1.0 - t) * omega) / safe_sin)
-  b = tf.where(parallel, t, tf.sin(t * omega) / safe_sin)
-  return a * z0 + b * z1
-
-
-def slerp(z0, z1, t) -> tf.Tensor:
-  """Spherical interpolation between codes (falls back to lerp when parallel).
-
-  Args:
-    z0, z1: f32[..., D]. t: scalar or f32[K] in [0, 1].
-  Returns:
-    f32[..., D] for scalar t, f32[K, ..., D] for a vector of t.
-  """
-  z0 = tf.convert_to_tensor(z0, tf.float32)
-  z1 = tf.convert_to_tensor(z1, tf.float32)
-  t = tf.convert_to_tensor(t, tf.float32)
-  t = tf.reshape(t, tf.concat([tf.shape(t), tf.ones([tf.rank(z0)], tf.int32)], 0))
-  return _slerp(z0, z1, t)
-
-
-def slerp_rows(z0, z1, t) -> tf.Tensor:
-  """Row-wise slerp: row i goes from z0[i] to z1[i] at its own t[i].
-
-  Args:
-    z0, z1: f32[B, D]. t: f32[B] in [0, 1].
-  Returns:
-    f32[B, D].
-  """
-  z0 = tf.convert_to_tensor(z0, tf.float32)
-  z1 = tf.convert_to_tensor(z1, tf.float32)
-  t = tf.convert_to_tensor(t, tf.float32)[:, None]   # [B] -> [B, 1]
-  return _slerp(z0, z1, t)

@@ -2,8 +2,8 @@
 
 Keras 3's Adam updates each variable with about ten separate element-wise ops
 (reading and writing the variable, m and v several times over). For the
-hypernetwork's 57 million weights that cost 0.27 s per paper training step on
-two CPU cores, more than the hypernetwork's own forward and backward pass.
+hypernetwork's 57 million weights that costs more than the hypernetwork's own
+forward and backward pass (benchmarks/README.md).
 `FusedAdam` runs the same update through TensorFlow's `ResourceApplyAdam`
 kernel, one pass over memory: m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2),
 var -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps), exactly Keras's

@@ -1,8 +1,8 @@
-"""Configuration: frozen dataclasses, the `paper` and `small` presets, JSON round trip.
+"""A training run's configuration: data, model, training; the presets.
 
-Every number the system uses lives here. A run's configuration is written to
-`<workdir>/config.json` once, and everything downstream (resume, rendering,
-inversion, export) rebuilds the model from that file, never from flags.
+A run's `Config` is written to `<workdir>/config.json` once, and everything
+downstream (resume, rendering, inversion, export) rebuilds the model from that
+file, never from flags. Every section checks itself when it is built.
 
     python -m inrv_tf.train --preset=paper --dataset=how2sign_faces --workdir=/tmp/h2s
 """
@@ -11,13 +11,44 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from typing import Any
 
 PRESETS = ('paper', 'small')
 LOSSES = ('l1', 'l2', 'weighted_l2')
 PRECISIONS = ('float32', 'bfloat16')
 
+# Pixels per INR pass in training, rendering and inversion. It bounds the
+# activations (about chunk x width floats per layer) and changes no result.
+CHUNK_PIXELS = 32_768
 
+# Defaults of a dataset that differ from a preset's (a flag given wins).
+DATASET_DEFAULTS = {
+    'moving_mnist': {'data': {'frames': 20}, 'train': {'loss': 'weighted_l2'}},
+}
+
+
+def check_video_size(frames, height, width, error: type = ValueError) -> None:
+  """Raises `error` unless frames, height and width are positive integers (not bools)."""
+  for name, value in (('frames', frames), ('height', height), ('width', width)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+      raise error(f'{name} must be a positive integer, got {value!r}.')
+
+
+def positive(prefix: str, **values) -> None:
+  """Raises ValueError naming the first value (prefixed, e.g. '--') that is <= 0."""
+  for name, value in values.items():
+    if value is not None and value <= 0:
+      raise ValueError(f'{prefix}{name} must be positive, got {value}.')
+
+
+def one_of(name: str, value, choices) -> None:
+  """Raises ValueError unless `value` is one of `choices`."""
+  if value not in choices:
+    raise ValueError(f'Unknown {name} {value!r}; expected one of {", ".join(choices)}.')
+
+
+# Training -------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """What the model is trained on.
@@ -32,7 +63,7 @@ class DataConfig:
     pixel_fraction: fraction of a video's pixels each step sees (1.0: all).
     clip_weights: with Video-CLIP, where the frozen CLIP image encoder's weights
       come from: a keras-cv preset directory, a .weights.h5 file or a keras-cv
-      preset name (inrv_tf.clip_encoder). Part of the data: the frame
+      preset name (inrv_tf.data.clip_encoder). Part of the data: the frame
       embeddings the model trains on are computed with it.
   """
   dataset: str = 'bouncing_balls'
@@ -44,6 +75,12 @@ class DataConfig:
   num_videos: int | None = None
   pixel_fraction: float = 1.0
   clip_weights: str | None = None
+
+  def __post_init__(self):
+    check_video_size(self.frames, self.height, self.width)
+    positive('', num_videos=self.num_videos)
+    if not 0.0 < self.pixel_fraction <= 1.0:
+      raise ValueError(f'pixel_fraction must be in (0, 1], got {self.pixel_fraction}.')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +124,16 @@ class ModelConfig:
   gru_layers: int = 3
   gru_dropout: float = 0.1
   merge_widths: tuple[int, ...] = (512,)
+
+  def __post_init__(self):
+    if self.num_videos <= 0:
+      raise ValueError(f'The latent table needs at least one video, got {self.num_videos}.')
+    positive('', latent_dim=self.latent_dim, code_dim=self.code_dim,
+              hyper_width=self.hyper_width, hyper_depth=self.hyper_depth,
+              clip_embedding_dim=self.clip_embedding_dim)
+    if not self.clip and self.resolved_code_dim != self.latent_dim:
+      raise ValueError(f'Without CLIP the code is m itself: code_dim '
+                       f'{self.resolved_code_dim} must equal latent_dim {self.latent_dim}.')
 
   @property
   def resolved_code_dim(self) -> int:
@@ -136,12 +183,35 @@ class TrainConfig:
   summary_videos: int = 2
   keep_checkpoints: int = 3
 
+  def __post_init__(self):
+    positive('', batch_size=self.batch_size, lr=self.lr, chunk_pixels=self.chunk_pixels,
+              log_every=self.log_every, checkpoint_every=self.checkpoint_every,
+              keep_checkpoints=self.keep_checkpoints)
+    if self.steps < 0:
+      raise ValueError(f'steps must be non-negative, got {self.steps}.')
+    one_of('loss', self.loss, LOSSES)
+    one_of('precision', self.precision, PRECISIONS)
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+  """A training run: data, model and training, checked together when built."""
   data: DataConfig = DataConfig()
   model: ModelConfig = ModelConfig()
   train: TrainConfig = TrainConfig()
+
+  def __post_init__(self):
+    d, m = self.data, self.model
+    if m.clip and not d.clip_weights:
+      raise ValueError(
+          'Video-CLIP (--clip) needs the weights of a CLIP image encoder (ViT-B/32 in '
+          'the paper): pass --clip_weights=SOURCE, a keras-cv CLIP preset directory '
+          '(config.json, model.weights.h5), a .weights.h5 file of keras-cv\'s '
+          'CLIPImageEncoder, or a keras-cv preset name such as clip-vit-base-patch32 '
+          '(needs keras-nlp and network). See docs/clip.md.')
+    if d.clip_weights and not m.clip:
+      raise ValueError(f'clip_weights={d.clip_weights!r} is set but Video-CLIP is off: '
+                       'add --clip, or drop --clip_weights.')
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -160,7 +230,7 @@ class Config:
     return cls.from_dict(json.loads(text))
 
   def replace(self, **sections: dict[str, Any]) -> 'Config':
-    """Returns a copy with fields of named sections replaced.
+    """Returns a copy with fields of named sections replaced (and checked).
 
     Example: `config.replace(train={'steps': 10}, data={'frames': 8})`.
     """
@@ -181,29 +251,27 @@ def _build(cls, d: dict[str, Any]):
   return cls(**kwargs)
 
 
-# Pixels per INR pass at the paper preset: as fast as all 250,000 at once and
-# faster (2.77 s against 3.08 s for one video's forward and backward on two
-# cores, benchmarks/README.md), with activations bounded at about 130 MB.
-PAPER_CHUNK_PIXELS = 32_768
+def validate(config: Config) -> Config:
+  """Checks a config again (every Config checks itself when built); returns it."""
+  return Config.from_dict(config.to_dict())
 
 
 def paper() -> Config:
   """DESIGN.md's numbers exactly: 100 x 100 x 25 videos, batch 2, Adam 1e-4, L1.
 
-  The INR runs over pixel chunks (`PAPER_CHUNK_PIXELS`), which changes memory
-  and speed, not the result.
+  The INR runs over pixel chunks of CHUNK_PIXELS, which changes memory and
+  speed, not the result.
   """
-  return Config(train=TrainConfig(chunk_pixels=PAPER_CHUNK_PIXELS))
+  return Config(train=TrainConfig(chunk_pixels=CHUNK_PIXELS))
 
 
 def small() -> Config:
   """A CPU-sized model for the quickstart and the tests (minutes on two cores).
 
   Narrower INR and hypernetwork, 32 x 32 x 8 videos, a larger learning rate and
-  the L2 loss; the structure (10 heads, NeRF encoding, per-video INR weights) is the paper's.
-  L2 because on mostly flat toy videos L1's median pulls every pixel to the
-  background first: fitting two bouncing-balls videos, L2 at lr 1e-3 reached
-  39 dB in 300 steps where L1 was still at 17 dB after 600.
+  the L2 loss; the structure (10 heads, NeRF encoding, per-video INR weights) is
+  the paper's. L2 because on mostly flat toy videos L1's median pulls every
+  pixel to the background first (benchmarks/README.md, "The small preset").
   """
   return Config(
       data=DataConfig(frames=8, height=32, width=32),
@@ -223,46 +291,3 @@ def preset(name: str) -> Config:
   if name == 'small':
     return small()
   raise ValueError(f'Unknown preset {name!r}; expected one of {PRESETS}.')
-
-
-def validate(config: Config) -> None:
-  """Raises ValueError naming the first value the system cannot run with."""
-  d, m, t = config.data, config.model, config.train
-  for name in ('frames', 'height', 'width'):
-    value = getattr(d, name)
-    if not isinstance(value, int) or value <= 0:
-      raise ValueError(f'{name} must be a positive integer, got {value!r}.')
-  if d.num_videos is not None and d.num_videos <= 0:
-    raise ValueError(f'num_videos must be positive, got {d.num_videos}.')
-  if not 0.0 < d.pixel_fraction <= 1.0:
-    raise ValueError(f'pixel_fraction must be in (0, 1], got {d.pixel_fraction}.')
-  if m.num_videos <= 0:
-    raise ValueError(f'The latent table needs at least one video, got {m.num_videos}.')
-  if t.batch_size <= 0:
-    raise ValueError(f'batch_size must be positive, got {t.batch_size}.')
-  if t.steps < 0:
-    raise ValueError(f'steps must be non-negative, got {t.steps}.')
-  if t.lr <= 0:
-    raise ValueError(f'lr must be positive, got {t.lr}.')
-  if t.loss not in LOSSES:
-    raise ValueError(f'Unknown loss {t.loss!r}; expected one of {LOSSES}.')
-  if t.chunk_pixels is not None and t.chunk_pixels <= 0:
-    raise ValueError(f'chunk_pixels must be positive, got {t.chunk_pixels}.')
-  if t.precision not in PRECISIONS:
-    raise ValueError(f'Unknown precision {t.precision!r}; expected one of {PRECISIONS}.')
-  _validate_clip(d, m)
-
-
-def _validate_clip(d: DataConfig, m: ModelConfig) -> None:
-  if m.clip and not d.clip_weights:
-    raise ValueError(
-        'Video-CLIP (--clip) needs the weights of a CLIP image encoder (ViT-B/32 in '
-        'the paper): pass --clip_weights=SOURCE, a keras-cv CLIP preset directory '
-        '(config.json, model.weights.h5), a .weights.h5 file of keras-cv\'s '
-        'CLIPImageEncoder, or a keras-cv preset name such as clip-vit-base-patch32 '
-        '(needs keras-nlp and network). See docs/clip.md.')
-  if d.clip_weights and not m.clip:
-    raise ValueError(f'clip_weights={d.clip_weights!r} is set but Video-CLIP is off: '
-                     'add --clip, or drop --clip_weights.')
-  if m.clip_embedding_dim is not None and m.clip_embedding_dim <= 0:
-    raise ValueError(f'clip_embedding_dim must be positive, got {m.clip_embedding_dim}.')

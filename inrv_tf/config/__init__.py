@@ -1,0 +1,62 @@
+"""Every number inrv_tf uses, as frozen dataclasses that check themselves when built.
+
+  training.py   a training run's Config (data, model, training), the presets,
+                per-dataset defaults, the pixel chunk
+  commands.py   the settings of the commands that use a trained space
+                (generate, interpolate, invert, evaluate)
+
+    from inrv_tf import config as config_lib
+    config = config_lib.small().replace(train={'steps': 10})
+"""
+
+from inrv_tf.config.commands import EVAL_COUNTS
+from inrv_tf.config.commands import EVAL_TABLES
+from inrv_tf.config.commands import EvalSettings
+from inrv_tf.config.commands import GenerateSettings
+from inrv_tf.config.commands import INVERSION_INITS
+from inrv_tf.config.commands import INVERSION_LOSSES
+from inrv_tf.config.commands import INVERSION_TASKS
+from inrv_tf.config.commands import InterpolateSettings
+from inrv_tf.config.commands import InversionSettings
+from inrv_tf.config.commands import SAMPLING_MODES
+from inrv_tf.config.training import CHUNK_PIXELS
+from inrv_tf.config.training import Config
+from inrv_tf.config.training import DATASET_DEFAULTS
+from inrv_tf.config.training import DataConfig
+from inrv_tf.config.training import LOSSES
+from inrv_tf.config.training import ModelConfig
+from inrv_tf.config.training import PRECISIONS
+from inrv_tf.config.training import PRESETS
+from inrv_tf.config.training import TrainConfig
+from inrv_tf.config.training import check_video_size
+from inrv_tf.config.training import paper
+from inrv_tf.config.training import preset
+from inrv_tf.config.training import small
+from inrv_tf.config.training import validate
+
+__all__ = [
+    'EVAL_COUNTS',
+    'EVAL_TABLES',
+    'EvalSettings',
+    'GenerateSettings',
+    'INVERSION_INITS',
+    'INVERSION_LOSSES',
+    'INVERSION_TASKS',
+    'InterpolateSettings',
+    'InversionSettings',
+    'SAMPLING_MODES',
+    'CHUNK_PIXELS',
+    'Config',
+    'DATASET_DEFAULTS',
+    'DataConfig',
+    'LOSSES',
+    'ModelConfig',
+    'PRECISIONS',
+    'PRESETS',
+    'TrainConfig',
+    'check_video_size',
+    'paper',
+    'preset',
+    'small',
+    'validate',
+]

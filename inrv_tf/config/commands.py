@@ -1,0 +1,172 @@
+"""Settings of the commands that use a trained space: every default is the paper's.
+
+Each command line turns its flags into one of these frozen dataclasses, which
+checks itself when built, and hands it to one library function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from inrv_tf.config.training import CHUNK_PIXELS
+from inrv_tf.config.training import one_of
+from inrv_tf.config.training import positive
+
+SAMPLING_MODES = ('slerp', 'gaussian')
+INVERSION_TASKS = ('inversion', 'inpainting', 'frame_prediction', 'frame_interpolation',
+                   'sparse_inpainting', 'superresolution')
+INVERSION_INITS = ('mean', 'zeros', 'random')
+INVERSION_LOSSES = ('l2', 'l1', 'weighted_l2')
+
+
+def _check_output(s) -> None:
+  """The fields every rendering command shares: sizes, chunk, batch, fps."""
+  for name in ('frames', 'height', 'width'):
+    value = getattr(s, name)
+    if value is not None and (isinstance(value, bool) or value <= 0):
+      raise ValueError(f'--{name} must be a positive integer, got {value!r}.')
+  positive('--', chunk_pixels=s.chunk_pixels, batch_size=s.batch_size, fps=s.fps)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateSettings:
+  """Random videos (`python -m inrv_tf.generate`): sizes None mean the training size."""
+  num_samples: int = 8
+  mode: str = 'slerp'
+  seed: int = 0
+  frames: int | None = None
+  height: int | None = None
+  width: int | None = None
+  chunk_pixels: int = CHUNK_PIXELS
+  batch_size: int = 4
+  fps: int = 10
+  denoise: bool = False
+
+  def __post_init__(self):
+    _check_output(self)
+    positive('--', num_samples=self.num_samples)
+    one_of('sampling mode', self.mode, SAMPLING_MODES)
+
+
+@dataclasses.dataclass(frozen=True)
+class InterpolateSettings:
+  """A slerp walk (`python -m inrv_tf.interpolate`): K videos from one end to the other."""
+  steps: int = 8
+  frames: int | None = None
+  height: int | None = None
+  width: int | None = None
+  chunk_pixels: int = CHUNK_PIXELS
+  batch_size: int = 4
+  fps: int = 10
+
+  def __post_init__(self):
+    _check_output(self)
+    if self.steps < 2:
+      raise ValueError(f'--steps must be at least 2 (both ends), got {self.steps}.')
+
+
+@dataclasses.dataclass(frozen=True)
+class InversionSettings:
+  """Inversion (paper Section 5.3; `python -m inrv_tf.invert`).
+
+  Attributes:
+    task: one of INVERSION_TASKS (which pixels the code is fitted to).
+    steps, lr, loss: Adam on the visible pixels (the paper: lr 1e-2, the
+      squared error of equations 7 and 8).
+    init: the start code: 'mean' of the learned codes, 'zeros', or 'random' (a
+      draw from the Gaussian fitted to them).
+    seed: seeds the sparse mask and the random start.
+    size: square size to invert at (None: the training size).
+    low_size, high_size: superresolution's input and output sides.
+    batch_size: videos inverted together; chunk_pixels: visible pixels per INR pass.
+    fps, denoise: what is written.
+  """
+  task: str = 'inversion'
+  steps: int = 500
+  lr: float = 1e-2
+  loss: str = 'l2'
+  init: str = 'mean'
+  seed: int = 0
+  size: int | None = None
+  low_size: int = 32
+  high_size: int = 128
+  batch_size: int = 8
+  chunk_pixels: int = CHUNK_PIXELS
+  fps: int = 10
+  denoise: bool = False
+
+  def __post_init__(self):
+    one_of('task', self.task, INVERSION_TASKS)
+    one_of('init', self.init, INVERSION_INITS)
+    one_of('loss', self.loss, INVERSION_LOSSES)
+    positive('--', steps=self.steps, lr=self.lr, size=self.size, low_size=self.low_size,
+              high_size=self.high_size, batch_size=self.batch_size,
+              chunk_pixels=self.chunk_pixels, fps=self.fps)
+
+
+EVAL_TABLES = ('reconstruction', 'fvd', 'multires', 'superres', 'inversion')
+# Videos per table when --num_videos is not given: the paper's counts (a
+# comparison set of 50, 2,048 videos for superresolution, 256 held out).
+EVAL_COUNTS = {'reconstruction': 50, 'superres': 2048, 'inversion': 256}
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+  """What a paper table is computed with (`python -m inrv_tf.evaluate`).
+
+  Attributes:
+    num_videos: videos of the table (None: EVAL_COUNTS).
+    size: square render size (None: 128 for FVD, the training size otherwise).
+    batch_size, seed, chunk_pixels, data_dir: how the videos are rendered and read.
+    full, single_inr, single_inr_steps, single_inr_lr: Table 1's whole-set row
+      and its Single-INR baseline (750 steps of Adam 1e-4, Section 4.1).
+    i3d, num_samples, num_real, fvd_frames, fvd_batch_size, fvd_cache: FVD
+      (Tables 2 and 4): 2,048 samples against 2,048 real videos, 16 frames.
+    sizes: Table 4's render sides; scales: Table 5's factors of the training size.
+    inversion_steps, heldout_split, sr_low, sr_high: Table 6.
+    denoise: Table 2's second row, through the workdir's denoiser.
+  """
+  num_videos: int | None = None
+  size: int | None = None
+  batch_size: int = 8
+  seed: int = 0
+  chunk_pixels: int = CHUNK_PIXELS
+  data_dir: str | None = None
+  full: bool = True
+  single_inr: bool = True
+  single_inr_steps: int = 750
+  single_inr_lr: float = 1e-4
+  i3d: str | None = None
+  num_samples: int = 2048
+  num_real: int = 2048
+  fvd_frames: int = 16
+  fvd_batch_size: int = 16
+  fvd_cache: str | None = None
+  sizes: tuple = (128, 256, 360)
+  scales: tuple = (2.0, 3.0, 3.6)
+  inversion_steps: int = InversionSettings.steps
+  heldout_split: str | None = None
+  sr_low: int = InversionSettings.low_size
+  sr_high: int = InversionSettings.high_size
+  denoise: bool = False
+
+  def __post_init__(self):
+    positive('--', batch_size=self.batch_size, chunk_pixels=self.chunk_pixels,
+              single_inr_steps=self.single_inr_steps, num_samples=self.num_samples,
+              num_real=self.num_real, fvd_frames=self.fvd_frames,
+              fvd_batch_size=self.fvd_batch_size, inversion_steps=self.inversion_steps,
+              sr_low=self.sr_low, sr_high=self.sr_high, num_videos=self.num_videos,
+              size=self.size)
+    if not self.sizes or min(self.sizes) < 1:
+      raise ValueError(f'--sizes must be positive sizes, got {self.sizes}.')
+    if not self.scales or min(self.scales) <= 0:
+      raise ValueError(f'--scales must be positive, got {self.scales}.')
+
+  def check_table(self, table: str) -> None:
+    """Raises ValueError for a table these settings cannot compute."""
+    if table not in EVAL_TABLES:
+      raise ValueError(f'Unknown table {table!r}; expected one of {", ".join(EVAL_TABLES)}.')
+    if table in ('fvd', 'multires') and self.num_samples < 2:
+      raise ValueError('FVD needs at least 2 samples (a covariance).')
+    if self.denoise and table != 'fvd':
+      raise ValueError('--denoise applies to --table=fvd (Table 2) only.')
