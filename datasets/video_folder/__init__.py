@@ -1,0 +1,1 @@
+"""video_folder dataset: clips of every video in a folder of your own footage."""
