@@ -155,8 +155,9 @@ class InrvServingModule(tf.Module):
     pixels = tf.math.reduce_prod(tf.cast(tf.stack([n, frames, height, width]), tf.int64))
     checks.append(tf.debugging.assert_less_equal(
         pixels, tf.constant(self._max_pixels, tf.int64),
-        message=(f'videos * frames * height * width exceeds the pixel budget of '
-                 f'this export, max_pixels={self._max_pixels}')))
+        message=config_lib.budget_message(
+            'videos x frames x height x width of the request', self._max_pixels,
+            'max_pixels', 'export again with a larger --max_pixels, or ask for less')))
     return checks
 
   def _video(self, checks, z, frames, height, width) -> tf.Tensor:

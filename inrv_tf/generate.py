@@ -28,6 +28,8 @@ HELP = {
     'chunk_pixels': 'Pixels per INR pass (bounds memory; the output does not change).',
     'batch_size': 'Videos rendered together.',
     'fps': 'Frames per second of the written files.',
+    'max_pixels': 'Pixel budget: videos x frames x height x width rendered or kept at once '
+                  '(a request over it is refused before anything is loaded).',
     'denoise': 'Pass the frames through the workdir\'s denoising VQ-VAE-2 '
                '(python -m inrv_tf.denoise train; paper Section 4.2).',
 }
@@ -44,8 +46,11 @@ def main(argv):
   with cli.user_errors():
     cli.require('workdir', 'out')
     settings = cli.settings_from_flags(config_lib.GenerateSettings)
+    from inrv_tf import files
     from inrv_tf import workdir as workdir_lib
-    workdir_lib.read_config(FLAGS.workdir)       # A wrong --workdir fails before TensorFlow.
+    # A wrong --workdir, size or --out fails before TensorFlow loads.
+    settings.check_budget(workdir_lib.read_config(FLAGS.workdir).data)
+    files.check_writable_dir(FLAGS.out, '--out')
     from inrv_tf.apps import generation
     generation.generate_videos(FLAGS.workdir, FLAGS.out, settings)
 

@@ -25,6 +25,8 @@ HELP = {
     'width': 'Width (default: training).',
     'chunk_pixels': 'Pixels per INR pass (bounds memory; the output does not change).',
     'batch_size': 'Videos rendered together.',
+    'max_pixels': 'Pixel budget: videos x frames x height x width rendered or kept at once '
+                  '(a request over it is refused before anything is loaded).',
     'fps': 'Frames per second of the written files.',
 }
 
@@ -42,8 +44,11 @@ def main(argv):
   with cli.user_errors():
     cli.require('workdir', 'out')
     settings = cli.settings_from_flags(config_lib.InterpolateSettings)
+    from inrv_tf import files
     from inrv_tf import workdir as workdir_lib
-    workdir_lib.read_config(FLAGS.workdir)       # A wrong --workdir fails before TensorFlow.
+    # A wrong --workdir, size or --out fails before TensorFlow loads.
+    settings.check_budget(workdir_lib.read_config(FLAGS.workdir).data)
+    files.check_writable_dir(FLAGS.out, '--out')
     from inrv_tf.apps import generation
     generation.interpolate_videos(FLAGS.workdir, FLAGS.out, settings, FLAGS.ids, FLAGS.codes)
 

@@ -36,6 +36,8 @@ HELP = {
     'batch_size': 'Videos inverted together.',
     'chunk_pixels': 'Pixels per INR pass (bounds memory; the output does not change).',
     'fps': 'Frames per second of the written files.',
+    'max_pixels': 'Pixel budget: videos x frames x height x width rendered or kept at once '
+                  '(a request over it is refused before anything is loaded).',
     'denoise': 'Also write NAME_denoised (the result through the workdir\'s denoising '
                'VQ-VAE-2) and its scores as <metric>_denoised.',
 }
@@ -56,9 +58,12 @@ def main(argv):
     settings = cli.settings_from_flags(config_lib.InversionSettings)
     from inrv_tf import files
     from inrv_tf import workdir as workdir_lib
-    workdir_lib.read_config(FLAGS.workdir)       # A wrong --workdir fails before TensorFlow.
+    # A wrong --workdir, size, --video or --out fails before TensorFlow loads.
+    settings.check_budget(workdir_lib.read_config(FLAGS.workdir).data,
+                          1 if FLAGS.dataset_ids is None else len(FLAGS.dataset_ids))
     if FLAGS.video is not None and not os.path.isfile(FLAGS.video):
       raise files.VideoFileError(f'No such video file: {FLAGS.video}')
+    files.check_writable_dir(FLAGS.out, '--out')
     from inrv_tf.apps import video_inversion
     video_inversion.invert_videos(FLAGS.workdir, FLAGS.out, settings, FLAGS.video,
                                   FLAGS.dataset_ids)

@@ -188,3 +188,30 @@ def test_prepare_video_checks_files():
     inversion.prepare_video(video.astype(np.float32), 8, 32, 32)
   with pytest.raises(inversion.InversionError, match=r'uint8\[T, H, W, 3\]'):
     inversion.prepare_video(video[0], 8, 32, 32)
+
+
+def test_center_crop_box():
+  assert inversion.center_crop_box(60, 40, 32, 32) == (10, 0, 40, 40)    # Portrait.
+  assert inversion.center_crop_box(40, 100, 32, 64) == (0, 10, 40, 80)   # Wider than 1:2.
+  assert inversion.center_crop_box(48, 64, 24, 32) == (0, 0, 48, 64)     # Already 3:4.
+  assert inversion.center_crop_box(33, 32, 32, 32) == (0, 0, 32, 32)     # Rounding: 1 row.
+
+
+def test_prepare_video_crops_another_aspect_and_says_so():
+  """A portrait clip for a square model: its red top and bottom bands are cropped
+  away before the resize (squashing would keep them), and the log says so."""
+  video = np.zeros((10, 60, 40, 3), np.uint8)
+  video[:, :10, :, 0] = video[:, 50:, :, 0] = 255     # Red bands, 10 rows each.
+  video[:, 10:50, :, 1] = 200                         # The green centre, 40 x 40.
+  messages = []
+  out = inversion.prepare_video(video, 8, 32, 32, 'clip.mp4', messages.append)
+  assert out.shape == (8, 32, 32, 3)
+  np.testing.assert_allclose(out[..., 0], -1.0)                 # No red left.
+  np.testing.assert_allclose(out[..., 1], 200 / 127.5 - 1, atol=1e-6)
+  assert messages == ['clip.mp4 is 60 x 40: cropped to its centred 40 x 40 (rows 10-49, '
+                      'columns 0-39), the aspect of the model\'s 32 x 32, so that resizing '
+                      'does not squash it.']
+  inversion.prepare_video(video[:, 10:50], 8, 32, 32, 'square.mp4', messages.append)
+  assert len(messages) == 1                                      # Same aspect: no crop.
+  with pytest.raises(inversion.InversionError, match='^clip.npy has 4 frames; this model'):
+    inversion.prepare_video(video[:4], 8, 32, 32, 'clip.npy')

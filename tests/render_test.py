@@ -54,6 +54,19 @@ def test_render_array_equals_the_one_graph_render(trained, codes):
   assert array.flags['C_CONTIGUOUS']
 
 
+@pytest.mark.parametrize('batch_size', [None, 1])
+def test_iter_frames_parts_make_render_array(trained, codes, batch_size):
+  """11 frames of 20 x 20 for 2 codes in parts of 3 frames (2,400 of 2 x 400 pixels)."""
+  model = trained[1]
+  assert render.frames_per_part(2, 20, 20, part_pixels=2400) == 3
+  parts = list(render.iter_frames(model, codes, 11, 20, 20, chunk_pixels=500,
+                                  batch_size=batch_size, part_pixels=2400))
+  assert [p.shape for p in parts] == [(2, 3, 20, 20, 3)] * 3 + [(2, 2, 20, 20, 3)]
+  whole = render.render_array(model, codes, 11, 20, 20)
+  np.testing.assert_allclose(np.concatenate(parts, axis=1), whole, atol=1e-5)
+  assert render.frames_per_part(2, 2000, 2000, part_pixels=2400) == 1   # At least a frame.
+
+
 def test_bfloat16_inr_keeps_first_and_last_layers_in_float32(trained, codes, monkeypatch):
   """The mixed-precision INR against float32, on a trained model's codes.
 

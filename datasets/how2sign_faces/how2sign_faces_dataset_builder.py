@@ -27,12 +27,14 @@ int64, its index 0..N-1 in path order among the selected videos.
 
 import dataclasses
 import io
+import re
 
 from absl import logging
 from etils import epath
 import imageio.v3 as iio
 import numpy as np
 from PIL import Image
+from PIL import UnidentifiedImageError
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -94,12 +96,22 @@ def find_sources(root: epath.Path) -> list[Source]:
 
 
 def read_rgb(path: epath.Path) -> np.ndarray:
-  """Decodes an image file to uint8[H, W, 3]; raises ValueError naming it."""
+  """Decodes an image file to uint8[H, W, 3]; raises ValueError naming it and why."""
   try:
-    with Image.open(io.BytesIO(path.read_bytes())) as image:
+    data = path.read_bytes()
+  except OSError as e:
+    raise ValueError(f'Cannot read image {path}: {e.strerror or e}') from None
+  if not data:
+    raise ValueError(f'Image {path} is empty (0 bytes).')
+  try:
+    with Image.open(io.BytesIO(data)) as image:
       return np.asarray(image.convert('RGB'))
-  except OSError as e:  # PIL's UnidentifiedImageError is an OSError.
-    raise ValueError(f'Cannot read image {path}: {e}') from e
+  except UnidentifiedImageError:
+    raise ValueError(f'Cannot read image {path}: not an image Pillow can decode '
+                     '(a damaged file, or another format).') from None
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    # Truncated or damaged data: Pillow's own words ('image file is truncated').
+    raise ValueError(f'Cannot read image {path}: {e}') from None
 
 
 def read_video_frames(path: epath.Path, max_frames: int) -> list[np.ndarray]:
@@ -110,11 +122,29 @@ def read_video_frames(path: epath.Path, max_frames: int) -> list[np.ndarray]:
       frames.append(frame[..., :3])
       if len(frames) == max_frames:
         break
-  except (OSError, RuntimeError) as e:
-    lines = [line for line in str(e).splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(e).__name__
-    raise ValueError(f'Cannot decode video {path}: {reason}') from e
+  except (OSError, RuntimeError, ValueError) as e:
+    # ffmpeg's text is its banner and ~20 lines: keep the message, drop the rest.
+    raise ValueError(f'Cannot decode video {path}: {ffmpeg_reason(e)}') from None
   return frames
+
+
+def ffmpeg_reason(error: BaseException) -> str:
+  """One line from an imageio/ffmpeg exception, whose text holds ffmpeg's banner.
+
+  Keeps the last two '[component @ 0x...] message' lines, else the last line.
+  """
+  text = str(error)
+  if 'does not contain any stream' in text:
+    return 'it holds no video stream'
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  messages = []
+  for line in lines:
+    match = re.match(r'^\[[^\]]+ @ 0x[0-9a-f]+\] (.*)$', line)
+    if match and match.group(1) not in messages:
+      messages.append(match.group(1))
+  if messages:
+    return '; '.join(messages[-2:])
+  return lines[-1] if lines else type(error).__name__
 
 
 def count_frames(source: Source, max_frames: int) -> int:
@@ -138,9 +168,14 @@ def load_clip(source: Source, num_frames: int = CLIP_FRAMES) -> np.ndarray:
     frames = [read_rgb(path) for path in source.frames[:num_frames]]
   else:
     frames = read_video_frames(source.file, num_frames)
+  for i, frame in enumerate(frames):
+    if frame.shape != frames[0].shape:
+      where = source.frames[i] if source.file is None else f'{source.name}, frame {i}'
+      raise ValueError(
+          f'Frame {where} is {frame.shape[1]} x {frame.shape[0]}; the first frame'
+          f' of {source.name} is {frames[0].shape[1]} x {frames[0].shape[0]}.'
+      )
   squares = [center_square(frame) for frame in frames]
-  if len({square.shape for square in squares}) > 1:
-    raise ValueError(f'Frames of {source.name} differ in size.')
   resized = tf.image.resize(np.stack(squares), (SIZE, SIZE), antialias=True)
   return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
 

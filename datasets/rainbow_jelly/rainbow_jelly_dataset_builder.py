@@ -15,8 +15,12 @@ int64, the clip's index in the video (clip i holds source frames 25i..25i+24).
 
   tfds build datasets/rainbow_jelly --manual_dir=DIR   # DIR/rainbow_jelly.mp4
 
-A missing, undecodable or too short file raises an error naming it.
+A missing, empty, undecodable or too short file (or one without a video stream)
+raises an error naming it and the problem; a truncated file is used as far as it
+decodes, with a warning.
 """
+
+import re
 
 from absl import logging
 import imageio.v3 as iio
@@ -44,6 +48,37 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
   return np.clip(np.round(resized), 0, 255).astype(np.uint8)
 
 
+def ffmpeg_reason(error: BaseException) -> str:
+  """One line from an imageio/ffmpeg exception, whose text holds ffmpeg's banner.
+
+  Keeps the last two '[component @ 0x...] message' lines, else the last line.
+  """
+  text = str(error)
+  if 'does not contain any stream' in text:
+    return 'it holds no video stream'
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
+  messages = []
+  for line in lines:
+    match = re.match(r'^\[[^\]]+ @ 0x[0-9a-f]+\] (.*)$', line)
+    if match and match.group(1) not in messages:
+      messages.append(match.group(1))
+  if messages:
+    return '; '.join(messages[-2:])
+  return lines[-1] if lines else type(error).__name__
+
+
+def check_file(path: str) -> None:
+  """Raises ValueError naming `path` unless it is a non-empty file."""
+  if tf.io.gfile.isdir(path):
+    raise ValueError(f'{path} is a folder; expected the video file itself.')
+  try:
+    size = tf.io.gfile.stat(path).length
+  except tf.errors.OpError as e:
+    raise ValueError(f'Cannot read video {path}: {e.message}') from None
+  if size == 0:
+    raise ValueError(f'Video {path} is empty (0 bytes); save it again.')
+
+
 def iter_clips(path: str, clip_frames: int = CLIP_FRAMES):
   """Streams a video file as consecutive clips of centre-cropped frames.
 
@@ -55,32 +90,55 @@ def iter_clips(path: str, clip_frames: int = CLIP_FRAMES):
     uint8[clip_frames, S, S, 3] in [0, 255], S = min(H, W) of the source.
 
   Raises:
-    ValueError: the file cannot be decoded, or holds fewer than `clip_frames`
-      frames.
+    ValueError naming the file and the problem: a folder, an empty file, a
+      file ffmpeg cannot decode (with ffmpeg's message, not its banner), one
+      without a video stream, or fewer than `clip_frames` frames. A file that
+      ends well before the length its header announces is decoded as far as
+      it goes, with a warning.
   """
-  buffer, num_frames = [], 0
+  check_file(path)
+  buffer, num_frames, meta = [], 0, {}
   try:
-    for frame in iio.imiter(path, plugin='FFMPEG'):
-      buffer.append(center_square(frame[..., :3]))
-      num_frames += 1
-      if len(buffer) == clip_frames:
-        yield np.stack(buffer)
-        buffer = []
-  except (OSError, RuntimeError) as e:
-    # ffmpeg's message is long: keep its last line, which names the problem.
-    lines = [l for l in str(e).splitlines() if l.strip()]
-    reason = lines[-1] if lines else type(e).__name__
+    with iio.imopen(path, 'r', plugin='FFMPEG') as file:
+      reader = file.legacy_get_reader()  # One ffmpeg process, closed below.
+      try:
+        meta = reader.get_meta_data()
+        for frame in reader:
+          buffer.append(center_square(frame[..., :3]))
+          num_frames += 1
+          if len(buffer) == clip_frames:
+            yield np.stack(buffer)
+            buffer = []
+      finally:
+        reader.close()
+  except (OSError, RuntimeError, ValueError) as e:
+    # ffmpeg's text is its banner and ~20 lines: keep the message, drop the rest.
     raise ValueError(
-        f'Cannot decode video {path} after {num_frames} frames: {reason}'
-    ) from e
+        f'Cannot decode video {path} after {num_frames} frames: {ffmpeg_reason(e)}'
+    ) from None
   if num_frames < clip_frames:
     raise ValueError(
         f'Video {path} has {num_frames} frames; a clip needs {clip_frames}.'
     )
+  _warn_if_truncated(path, num_frames, meta)
   if buffer:
     logging.warning(
         'Dropped the last %d frames of %s (%d frames in all): fewer than %d.',
         len(buffer), path, num_frames, clip_frames,
+    )
+
+
+def _warn_if_truncated(path: str, num_frames: int, meta: dict) -> None:
+  """Warns when a file decodes to well under the frames its header announces."""
+  try:
+    expected = round(float(meta['duration']) * float(meta['fps']))
+  except (KeyError, TypeError, ValueError, OverflowError):
+    return
+  if num_frames < 0.95 * expected - 2:
+    logging.warning(
+        'Video %s decoded to %d frames where its header announces about %d: '
+        'a truncated file? Save it again to use all of it.',
+        path, num_frames, expected,
     )
 
 
@@ -119,6 +177,7 @@ Any resolution works: frames are centre-cropped to a square, then resized.
           f'Expected the video at {path}, found no such file.\n'
           f'{self.MANUAL_DOWNLOAD_INSTRUCTIONS}'
       )
+    check_file(str(path))  # A folder or an empty file: say so before TFDS starts.
     return {'train': self._generate_examples(str(path))}
 
   def _generate_examples(self, path: str):

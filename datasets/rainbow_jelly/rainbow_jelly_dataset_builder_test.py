@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import imageio.v3 as iio
+import imageio_ffmpeg
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
@@ -87,6 +88,71 @@ def test_corrupt_video_raises_naming_the_file(tmp_path):
   path.write_bytes(b'not a video' * 100)
   with pytest.raises(ValueError, match='Cannot decode video .*broken.mp4'):
     list(rj.iter_clips(str(path)))
+
+
+def _bad_file(tmp_path, kind) -> pathlib.Path:
+  """A rainbow_jelly.mp4 that is not usable, of one kind."""
+  path = tmp_path / rj.VIDEO_FILENAME
+  if kind == 'folder':
+    path.mkdir()
+  elif kind == 'empty':
+    path.write_bytes(b'')
+  elif kind == 'text':
+    path.write_text('<html>a web page saved instead of the video</html>\n' * 20)
+  elif kind == 'audio':  # An .mp4 with sound only (ffmpeg's own sine source).
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), '-loglevel', 'error', '-f', 'lavfi',
+                    '-i', 'sine=frequency=440:duration=1', str(path)], check=True)
+  return path
+
+
+@pytest.mark.parametrize('kind,problem', [
+    ('folder', 'is a folder; expected the video file itself'),
+    ('empty', r'is empty \(0 bytes\)'),
+    ('text', 'Cannot decode video .* after 0 frames: .*Invalid data found'),
+    ('audio', 'Cannot decode video .* after 0 frames: it holds no video stream'),
+])
+def test_bad_files_raise_one_line_naming_file_and_problem(tmp_path, kind, problem):
+  path = _bad_file(tmp_path, kind)
+  with pytest.raises(ValueError, match=problem) as raised:
+    list(rj.iter_clips(str(path)))
+  message = str(raised.value)
+  assert str(path) in message and '\n' not in message, message   # No ffmpeg banner.
+  # Nor in the traceback: no chained exception holding ffmpeg's text.
+  error = raised.value
+  assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_truncated_video_is_used_as_far_as_it_decodes_with_a_warning(tmp_path, caplog):
+  whole = tmp_path / 'whole.mp4'
+  noise = np.random.default_rng(0).integers(0, 256, (100, 32, 32, 3), np.uint8)
+  iio.imwrite(whole, noise, plugin='FFMPEG', fps=25, codec='libx264', macro_block_size=1,
+              output_params=['-movflags', '+faststart'])   # Index first: cut, it plays.
+  data = whole.read_bytes()
+  cut = tmp_path / 'cut.mp4'
+  cut.write_bytes(data[:len(data) // 2])
+  clips = list(rj.iter_clips(str(cut)))
+  assert 1 <= len(clips) < 4 and clips[0].shape == (25, 32, 32, 3)
+  assert 'cut.mp4 decoded to' in caplog.text and 'announces about 100' in caplog.text
+
+
+@pytest.mark.large
+def test_tfds_build_reports_a_bad_file_without_ffmpeg_output(tmp_path):
+  """`tfds build` over an undecodable file: the error names it, no ffmpeg banner."""
+  manual = tmp_path / 'manual'
+  manual.mkdir()
+  _bad_file(manual, 'text')
+  command = [
+      sys.executable, '-m', 'tensorflow_datasets.scripts.cli.main', 'build',
+      'datasets/rainbow_jelly', f'--data_dir={tmp_path / "data"}',
+      f'--manual_dir={manual}',
+  ]
+  result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+  assert result.returncode != 0
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('ValueError: Cannot decode video ')
+  assert f'{manual / rj.VIDEO_FILENAME} after 0 frames' in last, last
+  assert 'ffmpeg version' not in result.stderr and 'configuration:' not in result.stderr
 
 
 def test_short_video_raises_with_its_frame_count(tmp_path):

@@ -17,8 +17,9 @@ A clip with at least 25 frames gives one example: its first 25 frames in file
 name order, each centre-cropped to its min(H, W) square (360 x 360 of 640 x 360)
 and resized to 128 x 128 with `tf.image.resize(method='bilinear',
 antialias=True)`, rounded and clipped to uint8. Shorter clips are skipped, and
-their count and names are logged at the end. An unreadable image raises an
-error naming it. The paper counts 1,803 videos; we expect the sky_train clips
+their count and names are logged at the end. An unreadable, empty or damaged
+image, or a frame of another size than its clip's first, raises an error naming
+the file and the problem. The paper counts 1,803 videos; we expect the sky_train clips
 of at least 25 frames to be those, but have not checked it on the release.
 
 Each example is `video`: uint8[25, 128, 128, 3] in [0, 255] and `video_id`:
@@ -33,6 +34,7 @@ from absl import logging
 from etils import epath
 import numpy as np
 from PIL import Image
+from PIL import UnidentifiedImageError
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -79,23 +81,35 @@ def resize_frames(frames: np.ndarray, size: int) -> np.ndarray:
 
 
 def read_rgb(path: epath.Path) -> np.ndarray:
-  """Decodes an image file to uint8[H, W, 3]; raises ValueError naming it."""
+  """Decodes an image file to uint8[H, W, 3]; raises ValueError naming it and why."""
   try:
-    with Image.open(io.BytesIO(path.read_bytes())) as image:
+    data = path.read_bytes()
+  except OSError as e:
+    raise ValueError(f'Cannot read image {path}: {e.strerror or e}') from None
+  if not data:
+    raise ValueError(f'Image {path} is empty (0 bytes).')
+  try:
+    with Image.open(io.BytesIO(data)) as image:
       return np.asarray(image.convert('RGB'))
-  except OSError as e:  # PIL's UnidentifiedImageError is an OSError.
-    raise ValueError(f'Cannot read image {path}: {e}') from e
+  except UnidentifiedImageError:
+    raise ValueError(f'Cannot read image {path}: not an image Pillow can decode '
+                     '(a damaged file, or another format).') from None
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    # Truncated or damaged data: Pillow's own words ('image file is truncated').
+    raise ValueError(f'Cannot read image {path}: {e}') from None
 
 
 def load_clip(frames: list[epath.Path], size: int = SIZE) -> np.ndarray:
   """Reads, centre-crops and resizes frames: uint8[len(frames), size, size, 3]."""
-  squares = [center_square(read_rgb(path)) for path in frames]
-  shapes = {square.shape for square in squares}
-  if len(shapes) > 1:
-    raise ValueError(
-        f'Frames of {frames[0].parent} differ in size: {sorted(shapes)}'
-    )
-  return resize_frames(np.stack(squares), size)
+  images = [read_rgb(path) for path in frames]
+  for path, image in zip(frames, images):
+    if image.shape != images[0].shape:
+      raise ValueError(
+          f'Frame {path} is {image.shape[1]} x {image.shape[0]}; the first frame of'
+          f' its clip, {frames[0].name}, is {images[0].shape[1]} x'
+          f' {images[0].shape[0]} (frames of a clip must be one size).'
+      )
+  return resize_frames(np.stack([center_square(image) for image in images]), size)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):

@@ -112,6 +112,39 @@ def test_unreadable_image_raises_naming_it(tmp_path):
     sky.load_clip(sorted(folder.iterdir()))
 
 
+@pytest.mark.parametrize('data,problem', [
+    (b'', 'frame_00001.png is empty \\(0 bytes\\)'),
+    (b'GIF89a but not really', 'Cannot read image .*frame_00001.png: not an image Pillow'),
+])
+def test_empty_or_foreign_image_says_so(tmp_path, data, problem):
+  folder = tmp_path / 'clip'
+  write_clip(folder, 3, 1)
+  (folder / 'frame_00001.png').write_bytes(data)
+  with pytest.raises(ValueError, match=problem) as raised:
+    sky.load_clip(sorted(folder.iterdir()))
+  assert 'BytesIO' not in str(raised.value)
+
+
+def test_truncated_image_raises_naming_it(tmp_path):
+  folder = tmp_path / 'clip'
+  write_clip(folder, 3, 1)
+  png = (folder / 'frame_00001.png').read_bytes()
+  (folder / 'frame_00001.png').write_bytes(png[:len(png) // 2])
+  with pytest.raises(ValueError, match='frame_00001.png: image file is truncated'):
+    sky.load_clip(sorted(folder.iterdir()))
+
+
+def test_frame_of_another_size_names_it(tmp_path):
+  folder = tmp_path / 'clip'
+  write_clip(folder, 3, 1)
+  iio.imwrite(folder / 'frame_00002.png', np.zeros((20, 30, 3), np.uint8))
+  first = iio.imread(folder / 'frame_00000.png')
+  with pytest.raises(ValueError, match=(
+      f'Frame .*frame_00002.png is 30 x 20; the first frame of its clip, '
+      f'frame_00000.png, is {first.shape[1]} x {first.shape[0]}')):
+    sky.load_clip(sorted(folder.iterdir()))
+
+
 def test_missing_folder_names_the_expected_path(tmp_path):
   manual = tmp_path / 'manual'
   manual.mkdir()

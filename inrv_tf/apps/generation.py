@@ -9,6 +9,7 @@ are these two functions. Sizes left None are the training size.
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 from typing import Callable
 
@@ -23,11 +24,59 @@ from inrv_tf.denoiser import denoising
 from inrv_tf.model import render
 
 
-def _output_size(config: config_lib.Config, s) -> tuple[int, int, int]:
-  """(frames, height, width) of the settings, the training size where None; checked."""
-  size = render.output_size(config.data, s.frames, s.height, s.width)
+def _load(workdir, out, s):
+  """Checks the request before anything is loaded; (model, size, out folder).
+
+  The settings' check_budget resolves the size (the training size where
+  None) and refuses one over the pixel budget; then the size is checked
+  against what a render can index and --out is made and checked writable.
+  Only then is the model loaded.
+  """
+  workdir = workdir_lib.Workdir(workdir)
+  size = s.check_budget(workdir.read_config().data)
   render.check_size(*size, s.chunk_pixels)
-  return size
+  out = files.check_writable_dir(out, '--out')
+  _, model = workdir.load_model()
+  return model, size, out
+
+
+def write_rendered(model, codes, size, stems, s, grid: pathlib.Path | None = None,
+                   transform: Callable | None = None) -> None:
+  """Renders codes into <stem>.mp4/.gif each (and a grid video of them all).
+
+  Videos longer than one part of `render.iter_frames` are rendered and
+  written frame range by frame range, every file open at once, so memory
+  follows the range, not the videos (an .mp4 streams to ffmpeg; a .gif keeps
+  its frames at one byte a pixel). Shorter ones are rendered whole and
+  written one file after the other.
+
+  Args:
+    codes: f32[N, latent_dim]; stems: N paths without suffix.
+    size: (frames, height, width). s: settings (chunk_pixels, batch_size, fps).
+    grid: stem of a grid video of all N (`render.tile_videos`), if any.
+    transform: f32[N, t, H, W, 3] -> the same, applied to each range (denoising).
+  """
+  outputs = [(stem, lambda frames, i=i: frames[i]) for i, stem in enumerate(stems)]
+  if grid:
+    outputs.append((grid, render.tile_videos))
+  parts = render.iter_frames(model, codes, *size, s.chunk_pixels, s.batch_size)
+  convert = lambda part: pipeline.to_uint8(transform(part) if transform else part).numpy()
+  if render.frames_per_part(len(codes), *size[1:]) >= size[0]:
+    frames = convert(next(parts))                         # uint8[N, T, H, W, 3]
+    for stem, select in outputs:
+      video = select(frames)
+      for suffix in files.VIDEO_SUFFIXES:
+        files.write_video(f'{stem}{suffix}', video, s.fps)
+    return
+  with contextlib.ExitStack() as stack:
+    writers = [(select, [stack.enter_context(files.VideoWriter(f'{stem}{suffix}', s.fps))
+                         for suffix in files.VIDEO_SUFFIXES]) for stem, select in outputs]
+    for part in parts:
+      frames = convert(part)                              # uint8[N, t, H, W, 3]
+      for select, video_writers in writers:
+        video = select(frames)
+        for writer in video_writers:
+          writer.append(video)
 
 
 def generate_videos(workdir, out, s: config_lib.GenerateSettings,
@@ -36,27 +85,23 @@ def generate_videos(workdir, out, s: config_lib.GenerateSettings,
 
   Returns:
     The .mp4 paths, in sample order. The same seed gives the same videos.
+  Raises:
+    PixelBudgetError, OutputError (ValueErrors): before the model is loaded.
   """
-  config, model = workdir_lib.load_model(workdir)
+  model, (frames, height, width), out = _load(workdir, out, s)
+  denoise = None
   if s.denoise:
     denoising.cached_denoiser(workdir)   # No denoiser: fail before rendering anything.
-  frames, height, width = _output_size(config, s)
+    denoise = lambda videos: denoising.maybe_denoise(videos, workdir, True)
   codes = sampling.sample_codes(sampling.learned_codes(model), s.num_samples, s.seed, s.mode)
-  out = pathlib.Path(out)
-  out.mkdir(parents=True, exist_ok=True)
   np.save(out / 'codes.npy', codes)
-  paths = []
   for start in range(0, len(codes), s.batch_size):
-    videos = render.render_codes(model, codes[start:start + s.batch_size], frames,
-                                 height, width, s.chunk_pixels, s.batch_size)
-    videos = denoising.maybe_denoise(videos, workdir, s.denoise)
-    for i, video in enumerate(pipeline.to_uint8(videos).numpy(), start):
-      for suffix in ('.mp4', '.gif'):
-        files.write_video(out / f'sample_{i:03d}{suffix}', video, s.fps)
-      paths.append(out / f'sample_{i:03d}.mp4')
+    part = codes[start:start + s.batch_size]
+    stems = [out / f'sample_{i:03d}' for i in range(start, start + len(part))]
+    write_rendered(model, part, (frames, height, width), stems, s, transform=denoise)
   what = f'denoised {s.mode}' if s.denoise else s.mode
   log(f'Wrote {len(codes)} {what} samples of {frames} x {height} x {width} to {out}.')
-  return paths
+  return [out / f'sample_{i:03d}.mp4' for i in range(len(codes))]
 
 
 def endpoint_codes(model, ids=None, paths=None) -> list[np.ndarray]:
@@ -94,22 +139,15 @@ def interpolate_videos(workdir, out, s: config_lib.InterpolateSettings, ids=None
   row-major, near-square), step_00.mp4/.gif ... (step_00 is the first end,
   step_{K-1} the second) and codes.npy (f32[K, latent_dim]).
   """
-  config, model = workdir_lib.load_model(workdir)
-  frames, height, width = _output_size(config, s)
+  model, (frames, height, width), out = _load(workdir, out, s)
   z0, z1 = endpoint_codes(model, ids, paths)
   codes = sampling.interpolation_codes(z0, z1, s.steps)
   if codes.shape[1] != model.model_config.latent_dim:
     raise ValueError(f'Codes have {codes.shape[1]} numbers; this model\'s are '
                      f'{model.model_config.latent_dim}.')
-  videos = pipeline.to_uint8(render.render_codes(
-      model, codes, frames, height, width, s.chunk_pixels, s.batch_size)).numpy()
-  out = pathlib.Path(out)
-  out.mkdir(parents=True, exist_ok=True)
   np.save(out / 'codes.npy', codes)
-  grid = render.tile_videos(videos)
-  for suffix in ('.mp4', '.gif'):
-    files.write_video(out / f'interpolation{suffix}', grid, s.fps)
-    for i, video in enumerate(videos):
-      files.write_video(out / f'step_{i:02d}{suffix}', video, s.fps)
+  write_rendered(model, codes, (frames, height, width),
+                 [out / f'step_{i:02d}' for i in range(len(codes))], s,
+                 grid=out / 'interpolation')
   log(f'Wrote {s.steps} interpolated videos of {frames} x {height} x {width} and '
       f'their grid to {out}.')

@@ -144,22 +144,47 @@ def check_mask(mask, shape) -> np.ndarray:
   return mask
 
 
-def prepare_video(video, frames: int, height: int, width: int) -> np.ndarray:
-  """A uint8 video file's frames -> the first `frames`, resized, f32 in [-1, 1].
+def center_crop_box(height: int, width: int, aspect_height: int, aspect_width: int
+                    ) -> tuple[int, int, int, int]:
+  """(top, left, crop height, crop width): the largest centred crop of a height x width
+  frame with the aspect ratio aspect_height : aspect_width (the whole frame if it has it)."""
+  if height * aspect_width > width * aspect_height:      # Too tall: crop rows.
+    crop_h, crop_w = max(1, round(width * aspect_height / aspect_width)), width
+  else:                                                  # Too wide: crop columns.
+    crop_h, crop_w = height, max(1, round(height * aspect_width / aspect_height))
+  return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
+def prepare_video(video, frames: int, height: int, width: int, name: str = 'The video',
+                  log: Callable[[str], None] | None = None) -> np.ndarray:
+  """A uint8 video file's frames -> the first `frames`, cropped, resized, f32 in [-1, 1].
+
+  A video of another aspect ratio than height : width (a portrait clip for a
+  square model) is first cropped to its centred part of that ratio, which is
+  logged, so that it is resized without being squashed.
 
   Args:
     video: uint8[T, H, W, 3] (or [T, H, W, 1]) with T >= frames.
+    name: what errors and the log call the video (e.g. its file).
   Returns:
     f32[frames, height, width, 3] in [-1, 1].
   """
   video = np.asarray(video)
   if video.dtype != np.uint8:
-    raise InversionError(f'A video file must decode to uint8 frames, got {video.dtype}.')
+    raise InversionError(f'{name} must decode to uint8 frames, got {video.dtype}.')
   if video.ndim != 4 or video.shape[-1] not in (1, 3):
-    raise InversionError(f'A video must be uint8[T, H, W, 3], got shape {video.shape}.')
+    raise InversionError(f'{name} must be uint8[T, H, W, 3], got shape {video.shape}.')
   if video.shape[0] < frames:
-    raise InversionError(f'The video has {video.shape[0]} frames; this model renders '
+    raise InversionError(f'{name} has {video.shape[0]} frames; this model renders '
                          f'{frames}-frame videos, so it needs at least {frames}.')
+  full_h, full_w = video.shape[1:3]
+  top, left, crop_h, crop_w = center_crop_box(full_h, full_w, height, width)
+  if (crop_h, crop_w) != (full_h, full_w):
+    video = video[:, top:top + crop_h, left:left + crop_w]
+    if log:
+      log(f'{name} is {full_h} x {full_w}: cropped to its centred {crop_h} x {crop_w} '
+          f'(rows {top}-{top + crop_h - 1}, columns {left}-{left + crop_w - 1}), the '
+          f'aspect of the model\'s {height} x {width}, so that resizing does not squash it.')
   return pipeline.to_float(pipeline.resize_video(video, frames, height, width)).numpy()
 
 
@@ -263,7 +288,7 @@ def invert(model, videos, mask, steps: int = _DEFAULTS.steps, lr: float = _DEFAU
   # Variables are made here, outside the step's tf.function; only `code` is
   # handed to the optimizer, so the hypernetwork stays frozen.
   code = tf.Variable(initial_codes(model, len(videos), init, seed, codes), name='m')
-  optimizer = keras.optimizers.Adam(learning_rate=lr)
+  optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=config_lib.ADAM_EPSILON)
   optimizer.build([code])
   step = make_step(model, code, optimizer, loss_fn, int(chunk_pixels))
   features, target = tf.constant(features), tf.constant(target)

@@ -51,16 +51,21 @@ def dataset_videos(config, ids, height: int, width: int) -> list:
   return out
 
 
-def load_inputs(config, video_path, ids, height, width) -> list:
-  """[(name, f32[T, height, width, 3] in [-1, 1])] from a video file or dataset ids."""
+def load_inputs(config, video_path, ids, height, width, log=None) -> list:
+  """[(name, f32[T, height, width, 3] in [-1, 1])] from a video file or dataset ids.
+
+  A file's first T frames are read (no more), cropped to the aspect of
+  height x width if they have another (logged) and resized.
+  """
   if (video_path is None) == (ids is None):
     raise ValueError('Give exactly one of --video=FILE or --dataset_ids=A,B,...')
+  frames = config.data.frames
   if video_path is not None:
-    raw = [(pathlib.Path(video_path).stem, files.read_video(video_path))]
-  else:
-    raw = dataset_videos(config, ids, height, width)
-  return [(name, inversion.prepare_video(v, config.data.frames, height, width))
-          for name, v in raw]
+    video = files.read_video(video_path, max_frames=frames)
+    return [(pathlib.Path(video_path).stem,
+             inversion.prepare_video(video, frames, height, width, str(video_path), log))]
+  return [(name, inversion.prepare_video(v, frames, height, width, name))
+          for name, v in dataset_videos(config, ids, height, width)]
 
 
 def load_superresolution_inputs(config, video_path, ids, low: int, high: int, log):
@@ -72,16 +77,16 @@ def load_superresolution_inputs(config, video_path, ids, low: int, high: int, lo
   """
   try:
     if video_path is not None:
-      shape = files.read_video(video_path).shape
+      shape = files.read_video(video_path, max_frames=1).shape
       if min(shape[1:3]) < high:
         raise pipeline.DataError(f'{video_path} is {shape[1]} x {shape[2]}')
-    inputs = load_inputs(config, video_path, ids, high, high)
+    inputs = load_inputs(config, video_path, ids, high, high, log)
     truth = np.stack([v for _, v in inputs])
     low_videos = inversion.resize_frames(truth, low, low, 'area')
   except pipeline.DataError as e:
     log(f'No {high} x {high} ground truth ({e}); inverting the input resized to '
         f'{low} x {low}.')
-    inputs = load_inputs(config, video_path, ids, low, low)
+    inputs = load_inputs(config, video_path, ids, low, low, log)
     truth, low_videos = None, np.stack([v for _, v in inputs])
   return [name for name, _ in inputs], low_videos, truth
 
@@ -160,8 +165,15 @@ def _mean(values):
 # The command -------------------------------------------------------------------
 def invert_videos(workdir, out, s: config_lib.InversionSettings, video_path=None, ids=None,
                   log: Callable[[str], None] = print) -> dict:
-  """Loads the model and inputs, inverts in batches, writes the files and metrics.json."""
-  config, model = workdir_lib.load_model(workdir)
+  """Loads the model and inputs, inverts in batches, writes the files and metrics.json.
+
+  Raises:
+    PixelBudgetError, OutputError (ValueErrors): before the model is loaded.
+  """
+  workdir = workdir_lib.Workdir(workdir)
+  s.check_budget(workdir.read_config().data, 1 if ids is None else len(ids))
+  out = files.check_writable_dir(out, '--out')
+  config, model = workdir.load_model()
   denoiser = denoising.load_denoiser(workdir) if s.denoise else None
   if s.task == 'superresolution':
     names, videos, truth = load_superresolution_inputs(
@@ -170,10 +182,8 @@ def invert_videos(workdir, out, s: config_lib.InversionSettings, video_path=None
     height = width = s.size
     if s.size is None:
       height, width = config.data.height, config.data.width
-    inputs = load_inputs(config, video_path, ids, height, width)
+    inputs = load_inputs(config, video_path, ids, height, width, log)
     names, videos, truth = [n for n, _ in inputs], np.stack([v for _, v in inputs]), None
-  out = pathlib.Path(out)
-  out.mkdir(parents=True, exist_ok=True)
   per_video = {}
   for start in range(0, len(names), s.batch_size):
     part = slice(start, start + s.batch_size)

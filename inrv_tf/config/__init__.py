@@ -14,11 +14,17 @@ from inrv_tf.config.commands import EVAL_TABLES
 from inrv_tf.config.commands import EvalSettings
 from inrv_tf.config.commands import GenerateSettings
 from inrv_tf.config.commands import INVERSION_INITS
+from inrv_tf.config.commands import INVERSION_MAX_PIXELS
 from inrv_tf.config.commands import INVERSION_LOSSES
 from inrv_tf.config.commands import INVERSION_TASKS
 from inrv_tf.config.commands import InterpolateSettings
 from inrv_tf.config.commands import InversionSettings
+from inrv_tf.config.commands import MAX_PIXELS
+from inrv_tf.config.commands import PixelBudgetError
 from inrv_tf.config.commands import SAMPLING_MODES
+from inrv_tf.config.commands import budget_message
+from inrv_tf.config.commands import check_pixels
+from inrv_tf.config.training import ADAM_EPSILON
 from inrv_tf.config.training import CHUNK_PIXELS
 from inrv_tf.config.training import Config
 from inrv_tf.config.training import DATASET_DEFAULTS
@@ -27,10 +33,12 @@ from inrv_tf.config.training import LOSSES
 from inrv_tf.config.training import ModelConfig
 from inrv_tf.config.training import PRECISIONS
 from inrv_tf.config.training import PRESETS
+from inrv_tf.config.training import RESUMABLE
 from inrv_tf.config.training import TrainConfig
 from inrv_tf.config.training import check_video_size
 from inrv_tf.config.training import paper
 from inrv_tf.config.training import preset
+from inrv_tf.config.training import resume_changes
 from inrv_tf.config.training import small
 from inrv_tf.config.training import validate
 
@@ -40,11 +48,17 @@ __all__ = [
     'EvalSettings',
     'GenerateSettings',
     'INVERSION_INITS',
+    'INVERSION_MAX_PIXELS',
     'INVERSION_LOSSES',
     'INVERSION_TASKS',
     'InterpolateSettings',
     'InversionSettings',
+    'MAX_PIXELS',
+    'PixelBudgetError',
     'SAMPLING_MODES',
+    'budget_message',
+    'check_pixels',
+    'ADAM_EPSILON',
     'CHUNK_PIXELS',
     'Config',
     'DATASET_DEFAULTS',
@@ -53,10 +67,12 @@ __all__ = [
     'ModelConfig',
     'PRECISIONS',
     'PRESETS',
+    'RESUMABLE',
     'TrainConfig',
     'check_video_size',
     'paper',
     'preset',
+    'resume_changes',
     'small',
     'validate',
 ]

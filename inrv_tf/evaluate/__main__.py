@@ -21,8 +21,10 @@ from inrv_tf import config as config_lib
 HELP = {
     'num_videos': 'Videos: comparison set (reconstruction, 50), training videos '
                   '(superres, 2048), held-out videos (inversion, 256).',
-    'size': 'Square render size (default 128 for fvd, the training size for '
-            'reconstruction and inversion).',
+    'size': 'Square render size of any table (default: --eval_size for reconstruction '
+            'and fvd, the training size for inversion).',
+    'eval_size': 'reconstruction (Table 1): the side videos are rendered and compared at, '
+                 '128 as in the paper (at most the dataset\'s stored side).',
     'batch_size': 'Videos rendered / fitted / inverted together.',
     'seed': 'Seeds the video choices, samples, masks and fits.',
     'chunk_pixels': 'Pixels per INR pass (memory bound).',
@@ -44,6 +46,8 @@ HELP = {
                      'after the trained videos).',
     'sr_low': 'inversion: superresolution input size.',
     'sr_high': 'inversion: superresolution output size.',
+    'max_pixels': 'Pixel budget: videos x frames x height x width a table renders or keeps '
+                  'at once (a request over it is refused before anything is loaded).',
     'denoise': 'fvd: add the row of INR-V + the workdir\'s denoising VQ-VAE-2 '
                '(python -m inrv_tf.denoise train), as Table 2 does.',
 }
@@ -68,9 +72,13 @@ def main(argv):
   cli.no_arguments(argv)
   with cli.user_errors():
     cli.require('workdir', 'table')
+    settings = settings_from_flags()
+    from inrv_tf import workdir as workdir_lib
+    # A wrong --workdir, table, size or --out fails before TensorFlow loads.
+    workdir_lib.Workdir(flags.FLAGS.workdir).check_evaluation(
+        flags.FLAGS.table, settings, flags.FLAGS.out)
     from inrv_tf.evaluate import paper_tables  # After the checks: it loads TensorFlow.
-    paper_tables.evaluate(flags.FLAGS.workdir, flags.FLAGS.table, settings_from_flags(),
-                          flags.FLAGS.out)
+    paper_tables.evaluate(flags.FLAGS.workdir, flags.FLAGS.table, settings, flags.FLAGS.out)
 
 
 if __name__ == '__main__':

@@ -39,11 +39,12 @@ def evaluate(workdir, table: str,
   Args:
     identity: Table 6's face-identity scorer (GT-ID, TL-ID, TG-ID), if any.
   Raises:
-    ValueError (and its kinds: a missing I3D, denoiser or checkpoint, data that
-    cannot give the sizes): before any table work starts where it can be known.
+    ValueError (and its kinds: an unknown table, a request over the pixel budget,
+    an unwritable `out`, a missing I3D, denoiser or checkpoint, data that cannot
+    give the sizes): before any table work starts where it can be known.
   """
-  settings.check_table(table)
   workdir = workdir_lib.Workdir(workdir)
+  out = workdir.check_evaluation(table, settings, out)   # Table, pixel budget, --out.
   network = None
   if table in ('fvd', 'multires'):          # Fails fast (with how to get I3D) if absent.
     network = fvd.load_feature_network(settings.i3d)
@@ -65,7 +66,6 @@ def evaluate(workdir, table: str,
   result.settings.update(workdir=str(workdir), dataset=config.data.dataset,
                          checkpoint=workdir.latest_checkpoint(),
                          seed=settings.seed, options=dataclasses.asdict(settings))
-  out = out or workdir.eval_file(table)
   files.write_json(out, result.to_dict())
   log(result.format())
   log(f'Wrote {out}.')

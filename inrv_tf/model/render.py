@@ -2,15 +2,19 @@
 
     video = render_video(model, m, frames=50, height=256, width=256)  # f32[B, 50, 256, 256, 3]
     array = render_array(model, m, 50, 256, 256)       # the same as NumPy, without copies
+    parts = iter_frames(model, m, 500, 1024, 1024)     # f32[B, t, 1024, 1024, 3] each
     videos = render_codes(model, codes, 25, 128, 128, batch_size=4)   # many codes, numpy
     grid = tile_videos(videos)                                        # one grid video
 
 The hypernetwork runs once per code; the INR then runs over the pixels
 chunk by chunk, each chunk's coordinates computed and encoded on the fly, so
-memory grows with the chunk, not the video (only the output is video-sized).
+memory grows with the chunk, not the video (only the output is video-sized;
+`iter_frames` yields it a frame range at a time, for videos too large to hold).
 """
 
 from __future__ import annotations
+
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -84,6 +88,9 @@ def _inr_params(model, m):
 # output), so the graph loop overlaps chunks while the video is still written
 # into its array only once.
 CHUNKS_PER_CALL = 16
+# iter_frames' unit: frame ranges of about this many pixels, all videos
+# together (48 MB of float32 RGB), so a long or large video streams to disk.
+PART_PIXELS = 1 << 22
 
 
 _render_range = tf.function(render_range, reduce_retracing=True)
@@ -113,6 +120,26 @@ def output_size(data_config, frames=None, height=None, width=None) -> tuple:
   return tuple(t if g is None else g for g, t in zip(given, trained))
 
 
+def _check_codes(model, m) -> tf.Tensor:
+  m = tf.convert_to_tensor(m, tf.float32)
+  latent_dim = model.model_config.latent_dim
+  if m.shape.rank != 2 or m.shape[-1] != latent_dim:
+    raise ValueError(f'Codes must be f32[B, {latent_dim}], got shape {m.shape}.')
+  return m
+
+
+def _fill(out: np.ndarray, params, first: int, last: int, size, num_frequencies: int,
+          chunk_pixels: int, compute_dtype) -> None:
+  """Writes pixels [first, last) of the flattened videos into out[:, :last - first]."""
+  size = [tf.constant(n, tf.int32) for n in size]
+  step = chunk_pixels * CHUNKS_PER_CALL
+  for start in range(first, last, step):
+    stop = min(start + step, last)
+    out[:, start - first:stop - first] = _render_range(
+        params, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), *size,
+        num_frequencies, int(chunk_pixels), compute_dtype).numpy()
+
+
 def render_array(model, m, frames: int, height: int, width: int,
                  chunk_pixels: int = config_lib.CHUNK_PIXELS,
                  compute_dtype=tf.float32) -> np.ndarray:
@@ -128,22 +155,58 @@ def render_array(model, m, frames: int, height: int, width: int,
     ValueError: m is not f32[B, latent_dim].
   """
   check_size(frames, height, width, chunk_pixels)
-  m = tf.convert_to_tensor(m, tf.float32)
-  latent_dim = model.model_config.latent_dim
-  if m.shape.rank != 2 or m.shape[-1] != latent_dim:
-    raise ValueError(f'Codes must be f32[B, {latent_dim}], got shape {m.shape}.')
+  m = _check_codes(model, m)
   params = _inr_params(model, m)
   channels = params[-1].shape[-1]
   total = int(frames) * int(height) * int(width)
   out = np.empty((m.shape[0], total, channels), np.float32)
-  size = [tf.constant(n, tf.int32) for n in (frames, height, width)]
-  step = chunk_pixels * CHUNKS_PER_CALL
-  for start in range(0, total, step):
-    stop = min(start + step, total)
-    out[:, start:stop] = _render_range(
-        params, tf.constant(start, tf.int32), tf.constant(stop, tf.int32), *size,
-        model.model_config.num_frequencies, int(chunk_pixels), compute_dtype).numpy()
+  _fill(out, params, 0, total, (frames, height, width), model.model_config.num_frequencies,
+        chunk_pixels, compute_dtype)
   return out.reshape(-1, frames, height, width, channels)
+
+
+def frames_per_part(num_videos: int, height: int, width: int,
+                    part_pixels: int | None = None) -> int:
+  """Frames of each part `iter_frames` yields: about part_pixels (PART_PIXELS), at least 1."""
+  part_pixels = part_pixels or PART_PIXELS
+  return max(1, int(part_pixels) // (int(num_videos) * int(height) * int(width)))
+
+
+def iter_frames(model, codes, frames: int, height: int, width: int,
+                chunk_pixels: int = config_lib.CHUNK_PIXELS, batch_size: int | None = None,
+                part_pixels: int | None = None, compute_dtype=tf.float32
+                ) -> Iterator[np.ndarray]:
+  """Renders codes frame range by frame range, for videos too long to hold whole.
+
+  Consecutive parts, concatenated on axis 1, are `render_array`'s videos (the
+  same pixels, up to float rounding). The hypernetwork runs once per batch of
+  `batch_size` codes (default: all); a part holds about `part_pixels` pixels of
+  all the videos together (default PART_PIXELS), and at least one frame.
+
+  Args:
+    codes: f32[N, latent_dim].
+  Yields:
+    f32[N, t, height, width, 3], values meant to lie in [-1, 1]; t >= 1.
+  """
+  check_size(frames, height, width, chunk_pixels)
+  codes = _check_codes(model, codes)
+  n = int(codes.shape[0])
+  batch_size = batch_size or n
+  if n == 0 or batch_size <= 0:
+    raise ValueError(f'iter_frames needs codes and a positive batch_size, got {n} codes '
+                     f'and batch_size {batch_size}.')
+  batches = [(i, _inr_params(model, codes[i:i + batch_size])) for i in range(0, n, batch_size)]
+  channels = batches[0][1][-1].shape[-1]
+  per_frame = int(height) * int(width)
+  step = frames_per_part(n, height, width, part_pixels)
+  for t0 in range(0, frames, step):
+    t1 = min(t0 + step, frames)
+    out = np.empty((n, (t1 - t0) * per_frame, channels), np.float32)
+    for i, params in batches:
+      _fill(out[i:i + batch_size], params, t0 * per_frame, t1 * per_frame,
+            (frames, height, width), model.model_config.num_frequencies, chunk_pixels,
+            compute_dtype)
+    yield out.reshape(n, t1 - t0, height, width, channels)   # [N, t*H*W, C] -> [N, t, H, W, C]
 
 
 def render_video(model, m, frames: int, height: int, width: int,
