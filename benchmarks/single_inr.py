@@ -49,7 +49,8 @@ def bench(frames: int, size: int, videos: int, steps: int, warmup: int,
   features = tf.constant(encoding.encoded_grid(frames, size, size, model.num_frequencies))
   target = tf.random.uniform([videos, features.shape[0], 3], -1, 1, seed=0)
   params = [tf.Variable(p) for p in single_inr.init_params(spec, videos)]
-  optimizer = keras.optimizers.Adam(config_lib.EvalSettings.single_inr_lr, epsilon=1e-8)
+  optimizer = keras.optimizers.Adam(config_lib.EvalSettings.single_inr_lr,
+                                    epsilon=config_lib.ADAM_EPSILON)
   optimizer.build(params)
   step = single_inr.make_step(params, optimizer, chunk_pixels)
   seconds = common.median_seconds(lambda: step(features, target).numpy(), steps, warmup)

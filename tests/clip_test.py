@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import batches
 from inrv_tf.data import clip_cache
 from inrv_tf.data import clip_encoder
 from inrv_tf import config as config_lib
@@ -233,7 +234,7 @@ def test_batches_carry_their_videos_rows_of_the_cache(tfds_dir):
   builder = data_lib.get_builder('bouncing_balls', tfds_dir)
   table = np.arange(4, dtype=np.float32)[:, None, None] * np.ones([4, 8, 5], np.float32)
   shards = clip_cache.ShardedEmbeddings([table[:3], table[3:]], shard_videos=3)
-  ds = data_lib.make_dataset(builder, _data(tfds_dir), 4, batch_size=2, seed=0,
+  ds = batches.make_dataset(builder, _data(tfds_dir), 4, batch_size=2, seed=0,
                              frame_embeddings=shards)
   for batch in ds.take(6):
     rows = batch['frame_embeddings'].numpy()                 # [2, 8, 5]

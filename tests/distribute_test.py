@@ -105,6 +105,30 @@ def test_mirrored_run_trains_and_resumes(tfds_dir, tmp_path):
   assert result['diff'] < 1e-5
 
 
+def test_mirrored_uncached_resume_equals_one_device(tfds_dir, tmp_path):
+  """Four videos, batch 2, read by random access: the replicas split each global
+  batch by index, so a mirrored run stopped and resumed equals one device's."""
+  out = _python(PRELUDE + textwrap.dedent(f'''
+      from inrv_tf.data import video_store
+      video_store.CACHE_BYTES = 0
+      cfg = config_lib.small().replace(**{_tiny_config(tfds_dir, steps=6)!r})
+      cfg = cfg.replace(data={{'num_videos': 4}})
+      strategy = tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1'])
+      wd = {str(tmp_path)!r}
+      loop.run(cfg.replace(train={{'steps': 3}}), wd + '/b', strategy, log=lambda _: None)
+      loop.run(cfg, wd + '/b', strategy, log=lambda _: None)
+      loop.run(cfg, wd + '/a', tf.distribute.get_strategy(), log=lambda _: None)
+      _, a = workdir_lib.load_model(wd + '/a')
+      _, b = workdir_lib.load_model(wd + '/b')
+      diff = max(float(np.abs(np.array(x) - np.array(y)).max())
+                 for x, y in zip(a.trainable_variables, b.trainable_variables))
+      moved = float(np.abs(np.array(a.latents.codes)).max())
+      print(json.dumps(dict(diff=diff, moved=moved)))
+  '''))
+  result = json.loads(out.strip().splitlines()[-1])
+  assert result['diff'] < 1e-5 and result['moved'] > 0.02, result
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))

@@ -55,12 +55,12 @@ def i3d(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def settings(tmp_path_factory, i3d):
-  """Tiny counts: 2 videos, 4 samples, 8-frame FVD, few steps."""
+  """Tiny counts: 2 videos, 4 samples, 8-frame FVD, few steps; Table 1 at the training size."""
   return config_lib.EvalSettings(num_videos=2, batch_size=2, single_inr_steps=30,
-                           single_inr_lr=3e-3, i3d=str(i3d), num_samples=4, num_real=2,
-                           fvd_frames=8, fvd_batch_size=4, scales=(2.0,),
-                           inversion_steps=5, sr_low=16, sr_high=32,
-                           fvd_cache=str(tmp_path_factory.mktemp('fvd_cache')))
+                                 single_inr_lr=3e-3, i3d=str(i3d), num_samples=4, num_real=2,
+                                 fvd_frames=8, fvd_batch_size=4, scales=(2.0,),
+                                 inversion_steps=5, sr_low=16, sr_high=32, eval_size=32,
+                                 fvd_cache=str(tmp_path_factory.mktemp('fvd_cache')))
 
 
 def _run(workdir, table, settings, tmp_path, **kwargs):
@@ -130,6 +130,19 @@ def _fvd(model, builder, network, size):
   real_stats = metrics.feature_statistics(network.embed(real))
   return metrics.frechet_distance(*metrics.feature_statistics(network.embed(fake)),
                                   *real_stats)
+
+
+def test_table1_renders_at_eval_size_capped_by_the_data(builder):
+  """--eval_size is 128 as in the paper; this dataset stores 64 x 64, so 64."""
+  from inrv_tf.evaluate import reconstruction_table
+  lines = []
+  assert reconstruction_table.table1_size(config_lib.EvalSettings(), builder,
+                                          lines.append) == (64, 64)
+  assert 'Table 1 at 64 x 64' in lines[0] and '--eval_size=128' in lines[0]
+  assert reconstruction_table.table1_size(config_lib.EvalSettings(eval_size=48), builder,
+                                          lines.append) == (48, 48)
+  assert reconstruction_table.table1_size(config_lib.EvalSettings(size=16), builder,
+                                          lines.append) == (16, 16)
 
 
 def test_fvd_and_multires_tables(workdir, trained, builder, settings, i3d, tmp_path):

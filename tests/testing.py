@@ -32,3 +32,17 @@ def variables_by_path(model) -> dict[str, np.ndarray]:
 def seed_all(seed: int = 0) -> None:
   np.random.seed(seed)
   tf.random.set_seed(seed)
+
+
+def write_random_lpips(path, seed: int = 0) -> str:
+  """An LPIPS-VGG16 .npz of random weights of the real shapes (docs/lpips.md's layout)."""
+  from inrv_tf.model import lpips
+  rng = np.random.default_rng(seed)
+  arrays = {}
+  for name, shape in lpips.expected_shapes().items():
+    fan_in = int(np.prod(shape[:-1])) if len(shape) == 4 else 1
+    scale = np.sqrt(2.0 / fan_in) if name.endswith('kernel') else 0.1
+    values = rng.standard_normal(shape) * scale
+    arrays[name] = (np.abs(values) if name.startswith('lin') else values).astype(np.float32)
+  np.savez(path, **arrays)
+  return str(path)

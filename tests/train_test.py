@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import pipeline
+from inrv_tf.data import video_store
 from inrv_tf.model import losses
 from inrv_tf.train import loop
 from inrv_tf.train import step as step_lib
@@ -60,7 +61,12 @@ def test_bfloat16_run_trains_to_high_psnr(tfds_dir, tmp_path):
   assert psnr['bfloat16'] > 37.0, psnr
 
 
-def test_resume_equals_unbroken_run(tfds_dir, tmp_path):
+@pytest.mark.parametrize('in_memory', [True, False])
+def test_resume_equals_unbroken_run(tfds_dir, tmp_path, monkeypatch, in_memory):
+  """Stopped at step 3 and resumed: the same parameters as 6 steps in one go, whether
+  the videos come from memory or by random access from disk (a cache limit of 0)."""
+  if not in_memory:
+    monkeypatch.setattr(video_store, 'CACHE_BYTES', 0)
   config = _tiny(tfds_dir, steps=6)
   config = config.replace(data={'pixel_fraction': 0.5})
   loop.run(config, tmp_path / 'a', log=lambda _: None)
@@ -119,11 +125,36 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tfds_dir, tmp_path, mon
 
   monkeypatch.setattr(losses, 'get', lambda name: poisoned)
   config = _tiny(tfds_dir, steps=10, checkpoint_every=2)
-  with pytest.raises(loop.NonFiniteLossError, match='at step 5.*ckpt-4'):
+  # Step 5's loss is computed on the state saved as ckpt-4: that state leads into
+  # the divergence, so it is moved aside and ckpt-2 is the one to continue from.
+  with pytest.raises(loop.NonFiniteLossError, match='at step 5.*ckpt-2.*lower --lr'):
     loop.run(config, tmp_path, log=lambda _: None)
-  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-4')
+  assert tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')).endswith('ckpt-2')
+  assert sorted(p.name for p in (tmp_path / 'diverged').iterdir()) == [
+      'ckpt-4.data-00000-of-00001', 'ckpt-4.index']
   _, model = workdir_lib.load_model(tmp_path)
   assert all(np.isfinite(v).all() for v in testing.variables_by_path(model).values())
+
+
+def test_progressive_stages_take_nested_random_subsets(tfds_dir, tmp_path):
+  """Stage videos come from the seeded subsets (data.order), not the first ids."""
+  from inrv_tf.data import order
+  config = _tiny(tfds_dir, steps=6, progressive=True, stage_max_epochs=(1,), batch_size=2)
+  config = config.replace(data={'num_videos': 12})
+  seen = []
+  original = order.index_batches
+
+  def recording(ids, *args, **kwargs):
+    seen.append(sorted(int(i) for i in ids))
+    return original(ids, *args, **kwargs)
+
+  import unittest.mock
+  with unittest.mock.patch.object(order, 'index_batches', recording):
+    loop.run(config, tmp_path, log=lambda _: None)
+  stage0 = order.stage_videos(12, 10, 0).tolist()
+  assert seen[0] == stage0 and seen[-1] == list(range(12))
+  assert stage0 != list(range(10))
+  assert json.loads((tmp_path / 'config.json').read_text())['data']['subset_seed'] == 0
 
 
 def test_progressive_stages(tfds_dir, tmp_path):
@@ -175,3 +206,81 @@ def test_chunked_step_equals_whole_step(tfds_dir, fraction):
   assert results[0][1] == pytest.approx(results[1][1], rel=1e-5)
   for a, b in zip(results[0][2], results[1][2]):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_lpips_loss_chunked_equals_whole_and_trains(tfds_dir, tmp_path):
+  """L1 + 0.7 LPIPS (random VGG16 weights of the real shapes): the chunked step, which
+  pushes LPIPS's pixel gradient back through the INR chunk by chunk, equals the whole
+  step; a short run lowers the loss."""
+  from inrv_tf.model import lpips as lpips_lib
+  weights = testing.write_random_lpips(tmp_path / 'lpips.npz')
+  config = _tiny(tfds_dir, lpips_weight=0.7, lpips_weights=weights, loss='l1')
+  config = config.replace(model={'num_videos': 2}, train={'batch_size': 2})
+  rng = np.random.default_rng(1)
+  batch = {'video': tf.constant(rng.uniform(-1, 1, (2, 4, 16, 16, 3)), tf.float32),
+           'video_id': tf.constant([1, 0])}
+  lpips = lpips_lib.load_lpips(weights)
+  results = []
+  for chunk in (None, 300):
+    cfg = config.replace(train={'chunk_pixels': chunk})
+    strategy = tf.distribute.get_strategy()
+    state = step_lib.create_state(cfg, strategy)
+    feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
+    out = step_lib.make_train_step(state, cfg, strategy, feats, lpips=lpips)(batch)
+    results.append((float(out['loss']), [np.array(v) for v in state.model.trainable_variables]))
+  l1_only = config.replace(train={'lpips_weight': 0.0})
+  state = step_lib.create_state(l1_only, tf.distribute.get_strategy())
+  feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
+  plain = float(step_lib.make_train_step(state, l1_only, tf.distribute.get_strategy(),
+                                         feats)(batch)['loss'])
+  assert results[0][0] > plain + 1e-3                        # LPIPS adds to the loss
+  assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+  for a, b in zip(results[0][1], results[1][1]):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  logs = []
+  loop.run(config.replace(train={'steps': 30, 'log_every': 10}), tmp_path / 'run',
+           log=logs.append)
+  losses_seen = [float(line.split()[3]) for line in logs if line.startswith('step ')]
+  assert losses_seen[-1] < losses_seen[0], losses_seen
+
+
+@pytest.mark.large
+def test_a_diverged_run_continues_with_a_lower_lr(tfds_dir, tmp_path):
+  """lr 1e6 blows the weights up after one step: the state saved then is moved aside
+  (it leads into a non-finite loss), and a rerun at --lr=1e-3 trains to a finite loss."""
+  workdir = tmp_path / 'run'
+  common = ['--dataset=bouncing_balls', '--preset=small', f'--data_dir={tfds_dir}',
+            f'--workdir={workdir}', '--num_videos=2', '--frames=4', '--size=16',
+            '--checkpoint_every=1', '--log_every=1']
+  diverged = _cli(*common, '--lr=1e6', '--steps=6')
+  assert diverged.returncode == 1, diverged.stderr[-2000:]
+  message = diverged.stderr.strip().splitlines()[-1]
+  assert message.startswith('error: ') and 'at step' in message and 'lower --lr' in message
+  assert 'Traceback' not in diverged.stderr
+  recovered = _cli(*common, '--lr=1e-3', '--steps=6')
+  assert recovered.returncode == 0, recovered.stderr[-2000:]
+  metrics = json.loads((workdir / 'metrics.json').read_text())
+  assert metrics['step'] == 6 and np.isfinite(metrics['psnr'])
+  losses_seen = [float(line.split()[3]) for line in recovered.stdout.splitlines()
+                 if line.startswith('step ')]
+  assert losses_seen and all(np.isfinite(losses_seen))
+
+
+def test_resume_with_a_new_lr_trains_at_it_and_records_it(tfds_dir, tmp_path):
+  config = _tiny(tfds_dir, steps=2)
+  loop.run(config, tmp_path, log=lambda _: None)
+  logs = []
+  loop.run(config.replace(train={'steps': 4, 'lr': 5e-4}), tmp_path, log=logs.append)
+  assert any("lr 0.001 -> 0.0005" in line and 'config_history.json' in line for line in logs)
+  saved = json.loads((tmp_path / 'config.json').read_text())
+  assert saved['train']['lr'] == 5e-4 and saved['train']['steps'] == 4
+  history = json.loads((tmp_path / 'config_history.json').read_text())
+  assert history[-1]['step'] == 2
+  assert history[-1]['changes'] == {'train.lr': [1e-3, 5e-4], 'train.steps': [2, 4]}
+  # The optimizer restored from ckpt-4 carries the rate it trained at: the new one.
+  reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / 'checkpoints')))
+  rates = [reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+           if 'learning_rate' in k]
+  assert rates and all(float(r) == pytest.approx(5e-4) for r in rates)
+  with pytest.raises(loop.WorkdirError, match='loss=.l2.; requested .l1.'):
+    loop.run(config.replace(train={'loss': 'l1', 'steps': 6}), tmp_path, log=lambda _: None)

@@ -18,6 +18,10 @@ PRESETS = ('paper', 'small')
 LOSSES = ('l1', 'l2', 'weighted_l2')
 PRECISIONS = ('float32', 'bfloat16')
 
+# Adam's epsilon everywhere (training, inversion, Single-INR): PyTorch's default,
+# which the authors' release trains with (Keras's default is 1e-7).
+ADAM_EPSILON = 1e-8
+
 # Pixels per INR pass in training, rendering and inversion. It bounds the
 # activations (about chunk x width floats per layer) and changes no result.
 CHUNK_PIXELS = 32_768
@@ -60,6 +64,8 @@ class DataConfig:
     frames, height, width: the training video size; videos are cut to the first
       `frames` frames and resized (area, antialiased) to height x width.
     num_videos: train on the first N videos of the split (None: all of them).
+    subset_seed: seeds which videos each progressive stage trains on (a random
+      subset of the N, nested in the next stage's).
     pixel_fraction: fraction of a video's pixels each step sees (1.0: all).
     clip_weights: with Video-CLIP, where the frozen CLIP image encoder's weights
       come from: a keras-cv preset directory, a .weights.h5 file or a keras-cv
@@ -73,6 +79,7 @@ class DataConfig:
   height: int = 100
   width: int = 100
   num_videos: int | None = None
+  subset_seed: int = 0
   pixel_fraction: float = 1.0
   clip_weights: str | None = None
 
@@ -154,6 +161,10 @@ class TrainConfig:
     batch_size: global batch (videos per step, summed over replicas).
     steps: total optimizer steps of the run (a resumed run continues to it).
     lr: Adam learning rate (no schedule, as in the paper).
+    adam_epsilon: Adam's epsilon (PyTorch's 1e-8, as the release).
+    lpips_weight: adds this times LPIPS(VGG16) per frame to the loss (the release
+      trains on L1 + 0.7 LPIPS; the paper describes L1 alone, the default 0).
+    lpips_weights: the LPIPS .npz (docs/lpips.md), needed when lpips_weight > 0.
     loss: 'l1' (default), 'l2' or 'weighted_l2' (Moving-MNIST).
     seed: seeds initialisation, data order and pixel subsampling.
     precision: 'float32' or 'bfloat16' matmuls (float32 master weights).
@@ -166,11 +177,17 @@ class TrainConfig:
       (the last entry caps any further non-final stage). The final stage, all
       videos, runs to `steps` (the authors' script stops it after 100 epochs).
     log_every, checkpoint_every, summary_videos, keep_checkpoints: bookkeeping.
+    final_eval_videos: the end of a run measures reconstruction over this many
+      training videos (ids 0..n-1; None: all of them, which at 35,000 videos and
+      the paper's size takes hours on a CPU).
   """
   batch_size: int = 2
   steps: int = 100_000
   lr: float = 1e-4
+  adam_epsilon: float = ADAM_EPSILON
   loss: str = 'l1'
+  lpips_weight: float = 0.0
+  lpips_weights: str | None = None
   seed: int = 0
   precision: str = 'float32'
   chunk_pixels: int | None = None
@@ -181,6 +198,7 @@ class TrainConfig:
   log_every: int = 100
   checkpoint_every: int = 1000
   summary_videos: int = 2
+  final_eval_videos: int | None = None
   keep_checkpoints: int = 3
 
   def __post_init__(self):
@@ -212,6 +230,18 @@ class Config:
     if d.clip_weights and not m.clip:
       raise ValueError(f'clip_weights={d.clip_weights!r} is set but Video-CLIP is off: '
                        'add --clip, or drop --clip_weights.')
+    t = self.train
+    if t.lpips_weight < 0:
+      raise ValueError(f'lpips_weight must be >= 0, got {t.lpips_weight}.')
+    if t.lpips_weight > 0:
+      if not t.lpips_weights:
+        raise ValueError('--lpips_weight needs the LPIPS weights: --lpips_weights=FILE '
+                         '(an .npz; docs/lpips.md says how to write it).')
+      if d.pixel_fraction < 1.0:
+        raise ValueError('LPIPS compares whole frames: --lpips_weight needs '
+                         f'--pixel_fraction=1, got {d.pixel_fraction}.')
+      if min(d.height, d.width) < 16:
+        raise ValueError(f'LPIPS needs frames of at least 16 x 16, got {d.height} x {d.width}.')
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -256,13 +286,47 @@ def validate(config: Config) -> Config:
   return Config.from_dict(config.to_dict())
 
 
+# What a resumed run may change; each takes effect from the resume on. Everything
+# else (the model, the data, the objective, the order) must match the saved run.
+RESUMABLE = ('steps', 'lr', 'log_every', 'checkpoint_every', 'keep_checkpoints',
+             'summary_videos', 'final_eval_videos', 'precision', 'chunk_pixels', 'xla',
+             'lpips_weights')
+
+
+def resume_changes(saved: Config, requested: Config) -> dict[str, tuple]:
+  """{'train.lr': (saved, requested), ...}: the resumable settings that differ.
+
+  Raises:
+    ValueError: a setting that may not change on resume, saved against requested,
+      e.g. 'latent_dim: saved 8, requested 9' (the model or data) or
+      'was trained with loss=...' (training).
+  """
+  for section in ('model', 'data'):
+    a, b = getattr(saved, section), getattr(requested, section)
+    diffs = [f'{f.name}: saved {getattr(a, f.name)!r}, requested {getattr(b, f.name)!r}'
+             for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+    if diffs:
+      raise ValueError(f'a different {section} configuration:\n  ' + '\n  '.join(diffs))
+  changes = {}
+  for f in dataclasses.fields(TrainConfig):
+    a, b = getattr(saved.train, f.name), getattr(requested.train, f.name)
+    if a == b:
+      continue
+    if f.name not in RESUMABLE:
+      raise ValueError(f'{f.name}={a!r}; requested {b!r} (a resume may change only '
+                       f'{", ".join(RESUMABLE)})')
+    changes[f'train.{f.name}'] = (a, b)
+  return changes
+
+
 def paper() -> Config:
-  """DESIGN.md's numbers exactly: 100 x 100 x 25 videos, batch 2, Adam 1e-4, L1.
+  """DESIGN.md's numbers exactly: 100 x 100 x 25 videos, batch 2, Adam 1e-4, L1,
+  progressive training (stages of 10, 100, 1,000, ... videos), as the paper trains.
 
   The INR runs over pixel chunks of CHUNK_PIXELS, which changes memory and
   speed, not the result.
   """
-  return Config(train=TrainConfig(chunk_pixels=CHUNK_PIXELS))
+  return Config(train=TrainConfig(chunk_pixels=CHUNK_PIXELS, progressive=True))
 
 
 def small() -> Config:

@@ -1,8 +1,10 @@
-"""Input pipeline: TFDS dataset folders -> batches of float videos and ids.
+"""Input pipeline: TFDS dataset folders -> videos at the training size, in id order.
 
     builder = get_builder('bouncing_balls', data_dir)     # builds it on first use
-    ds = make_dataset(builder, data_config, num_videos=10, batch_size=2, seed=0)
-    batch = next(iter(ds))   # {'video': f32[2, T, H, W, 3] in [-1, 1], 'video_id': i32[2]}
+    ds = eval_dataset(builder, data_config, num_videos=10, batch_size=2)   # uint8, id order
+    video = to_float(resize_video(raw, frames, height, width))             # f32 in [-1, 1]
+
+Training's batches (a seeded order, random access) are `data.batches`.
 
 Datasets are the TFDS folders under the repository's `datasets/` (or the folder
 named by $INRV_DATASETS_DIR, or a path given as the dataset name). Examples are
@@ -17,16 +19,11 @@ import os
 import pathlib
 import sys
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from inrv_tf import config as config_lib
 
-# Datasets whose generation needs nothing from outside: built on first use.
-_GENERATED = ('bouncing_balls',)
-# Keep decoded training videos in memory when they fit in this many bytes.
-CACHE_BYTES = 4 * 2**30
 
 
 class DataError(ValueError):
@@ -169,65 +166,6 @@ def load_videos(builder, data: config_lib.DataConfig, num_videos: int,
   ds = builder.as_dataset(split=f'{data.split}[{start}:{num_videos}]', shuffle_files=False)
   return ds.map(lambda ex: preprocess(ex, data.frames, data.height, data.width),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def make_dataset(builder, data: config_lib.DataConfig, num_videos: int,
-                 batch_size: int, seed: int, start_step: int = 0,
-                 input_context: tf.distribute.InputContext | None = None,
-                 frame_embeddings=None) -> tf.data.Dataset:
-  """Endless shuffled batches of the first `num_videos` videos.
-
-  The order is a function of `seed` alone: a run resumed at `start_step`
-  sees the same batches an unbroken run would (exactly, when the videos fit
-  in the in-memory cache; otherwise the shuffle is reseeded at the resume step).
-
-  Args:
-    batch_size: the global batch; with `input_context` each input pipeline
-      yields its per-replica share, from its own shard of the videos.
-    frame_embeddings: with Video-CLIP, the videos' cached CLIP frame embeddings,
-      f32[N, T, D] indexable by an int array of video ids (a NumPy array or
-      `clip_cache.ShardedEmbeddings`); each batch then also carries them.
-  Returns:
-    dataset of {'video': f32[b, T, H, W, 3] in [-1, 1], 'video_id': i32[b]}
-    (+ 'frame_embeddings' f32[b, T, D] when given).
-  """
-  check_size(builder, data.frames, data.height, data.width)
-  available = num_examples(builder, data.split)
-  if num_videos > available:
-    raise DataError(f'Dataset {builder.name!r} split {data.split!r} has '
-                    f'{available} videos; {num_videos} were asked for.')
-  ds = load_videos(builder, data, num_videos)
-  per_batch = batch_size
-  if input_context is not None:
-    ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-    per_batch = input_context.get_per_replica_batch_size(batch_size)
-    num_videos = len(range(input_context.input_pipeline_id, num_videos,
-                           input_context.num_input_pipelines))
-  video_bytes = data.frames * data.height * data.width * 3
-  if num_videos * video_bytes <= CACHE_BYTES:
-    ds = ds.cache().shuffle(num_videos, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().skip(start_step * per_batch)
-  else:
-    ds = ds.shuffle(min(num_videos, 1024), seed=seed + start_step).repeat()
-  ds = ds.map(lambda ex: {'video': to_float(ex['video']), 'video_id': ex['video_id']},
-              num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.batch(per_batch, drop_remainder=True)
-  if frame_embeddings is not None:
-    ds = ds.map(lambda b: add_frame_embeddings(b, frame_embeddings, per_batch))
-  return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def add_frame_embeddings(batch: dict, frame_embeddings, per_batch: int) -> dict:
-  """Joins a batch with its videos' rows of the embedding cache, by video id.
-
-  A host-side lookup (numpy_function), so the cache may be a memory map larger
-  than device memory; CLIP itself never runs here.
-  """
-  shape = (per_batch,) + tuple(frame_embeddings.shape[1:])       # [b, T, D]
-  rows = tf.numpy_function(
-      lambda ids: np.asarray(frame_embeddings[ids], np.float32), [batch['video_id']],
-      tf.float32, stateful=False)
-  return {**batch, 'frame_embeddings': tf.ensure_shape(rows, shape)}
 
 
 def eval_dataset(builder, data: config_lib.DataConfig, num_videos: int,

@@ -75,7 +75,7 @@ def fvd_table(config, model, builder, network, s: config_lib.EvalSettings, log,
   codes = sampling.sample_codes(sampling.learned_codes(model), s.num_samples, s.seed)
   name = 'multires' if sizes else 'fvd'
   results = [sample_fvd(config, model, builder, network, size, codes, s, log)
-             for size in (sizes or [s.size or 128])]
+             for size in (sizes or [s.size or s.eval_size])]
   f = s.fvd_frames
   settings = {'num_samples': s.num_samples, 'fvd_frames': f, 'sampling': 'slerp',
               'network': network.identity, 'i3d': network.path,

@@ -30,14 +30,16 @@ COLUMNS = [('method', 'Method'), ('error_50', 'E_50'), ('psnr_50', 'PSNR_50'),
 
 
 def training_set_pairs(model, builder, config: config_lib.Config, shape,
-                       s: config_lib.EvalSettings, log: Callable[[str], None] | None = None
+                       s: config_lib.EvalSettings, log: Callable[[str], None] | None = None,
+                       count: int | None = None
                        ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-  """Yields (render, truth, ids): uint8 batches of every training video, in id order.
+  """Yields (render, truth, ids): uint8 batches of the training videos, in id order.
 
   Args:
     shape: (frames, height, width) of the renders and of the resized truth.
+    count: the first `count` videos (None: all of them).
   """
-  n, done = config.model.num_videos, 0
+  n, done = min(count or config.model.num_videos, config.model.num_videos), 0
   codes = sampling.learned_codes(model)
   for truth in table_lib.load_videos(builder, config.data.split, range(n), *shape,
                                      s.batch_size):
@@ -51,7 +53,8 @@ def training_set_pairs(model, builder, config: config_lib.Config, shape,
 def reconstruction_quality(model, builder, config: config_lib.Config, out_dir=None,
                            num_written: int = 0, batch_size: int = 4
                            ) -> Iterator[tuple[str, float]]:
-  """Yields Table 1's numbers over every training video at the training size.
+  """Yields Table 1's numbers over the training videos (config.train.final_eval_videos
+  of them, or all) at the training size.
 
   ('error', E), ('psnr', mean dB), ('ssim', mean), ('num_videos', N), then
   ('frames', T), ('height', H), ('width', W). With `out_dir`, the first
@@ -62,7 +65,8 @@ def reconstruction_quality(model, builder, config: config_lib.Config, out_dir=No
   shape = (d.frames, d.height, d.width)
   quality, written = metrics.VideoQuality(max_val=255.0), 0
   for pred, truth, ids in training_set_pairs(model, builder, config, shape,
-                                             config_lib.EvalSettings(batch_size=batch_size)):
+                                             config_lib.EvalSettings(batch_size=batch_size),
+                                             count=config.train.final_eval_videos):
     quality.add(pred, truth)
     for i in range(min(len(ids), num_written - written) if out_dir else 0):
       side_by_side = np.concatenate([truth[i], pred[i]], axis=2)
@@ -92,7 +96,7 @@ def reconstruction_table(config, model, builder, s: config_lib.EvalSettings,
                          log) -> table_lib.Table:
   """Table 1: INR-V against Single-INR on a comparison set, INR-V on the training set."""
   d, n = config.data, config.model.num_videos
-  (height, width), frames = table_lib.render_size(s, config), d.frames
+  (height, width), frames = table1_size(s, builder, log), d.frames
   codes = sampling.learned_codes(model)
   ids = table_lib.pick_ids(n, s.num_videos or config_lib.EVAL_COUNTS['reconstruction'],
                            s.seed)
@@ -115,6 +119,19 @@ def reconstruction_table(config, model, builder, s: config_lib.EvalSettings,
   return table_lib.Table('reconstruction', f'Table 1: reconstruction ({d.dataset}, {frames} x '
                          f'{height} x {width}, E and PSNR on [0, 255])', COLUMNS, rows,
                          settings)
+
+
+def table1_size(s: config_lib.EvalSettings, builder, log) -> tuple[int, int]:
+  """Table 1's (height, width): --size, else --eval_size (128, the paper's), at most the
+  dataset's stored side (a smaller truth cannot be compared at 128)."""
+  if s.size:
+    return s.size, s.size
+  stored = [side for side in pipeline.video_shape(builder)[1:3] if side]
+  side = min([s.eval_size] + stored)
+  if side < s.eval_size:
+    log(f'Table 1 at {side} x {side}: the dataset stores {stored[0]} x {stored[-1]} videos '
+        f'(--eval_size={s.eval_size} needs truth of that size).')
+  return side, side
 
 
 def _single_inr_row(model, truth, s: config_lib.EvalSettings, log) -> dict:

@@ -111,7 +111,7 @@ def fit_videos(videos, spec: inr.InrSpec, num_frequencies: int,
   params = [tf.Variable(p, name=name) for p, name in
             zip(init_params(spec, len(videos), seed), spec.param_names)]
   # PyTorch's Adam epsilon, as the release's optimiser.
-  optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=1e-8)
+  optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=config_lib.ADAM_EPSILON)
   optimizer.build(params)
   step = make_step(params, optimizer, int(chunk_pixels))
   history, start = [], time.perf_counter()

@@ -178,8 +178,22 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
   return _apply_einsum(params, features, compute_dtype)
 
 
+def apply_inr_chunked(params, features, chunk: int, dtype=tf.float32,
+                      layout: str = 'auto') -> tf.Tensor:
+  """`apply_inr` over `chunk` pixels at a time: f32[b, P, out] (graph-safe, no gradient kept)."""
+  num_pixels = tf.shape(features)[0]
+  num_chunks = (num_pixels + chunk - 1) // chunk
+  out = tf.TensorArray(tf.float32, size=num_chunks, infer_shape=False,
+                       element_shape=tf.TensorShape([None, None, params[-1].shape[-1]]))
+  for i in tf.range(num_chunks):
+    rgb = apply_inr(params, features[i * chunk:tf.minimum((i + 1) * chunk, num_pixels)],
+                    dtype, layout)
+    out = out.write(i, tf.transpose(rgb, [1, 0, 2]))              # [n, b, out]
+  return tf.stop_gradient(tf.transpose(out.concat(), [1, 0, 2]))  # [b, P, out]
+
+
 def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
-                      dtype=tf.float32, layout: str = 'auto'):
+                      dtype=tf.float32, layout: str = 'auto', output_grads=None):
   """Per-video loss and its gradient w.r.t. the INR parameters, chunk by chunk.
 
   Memory is bounded by the chunk: each chunk's activations are freed before
@@ -192,6 +206,9 @@ def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
     features: f32[P, F]; target: f32[b, P, 3].
     loss_fn: (pred f32[b, n, 3], target f32[b, n, 3]) -> f32[b], a mean over pixels.
     dtype, layout: as `apply_inr`'s compute_dtype and layout.
+    output_grads: optional f32[b, P, 3], the gradient of a further loss term with
+      respect to the INR's output (e.g. LPIPS of the whole frames); it is pushed
+      through the INR chunk by chunk and added to the parameter gradients.
   Returns:
     (loss f32[b], mse f32[b], [dloss_sum/dW0, dloss_sum/db0, ...]) where
     loss_sum = sum over videos of the per-video loss.
@@ -214,6 +231,8 @@ def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
       pred = apply_inr(local, features[start:stop], dtype, layout)
       chunk_loss = loss_fn(pred, target[:, start:stop]) * share       # [b]
       total = tf.reduce_sum(chunk_loss)
+      if output_grads is not None:   # d/dparams of sum(pred * g) is J^T g.
+        total += tf.reduce_sum(pred * tf.stop_gradient(output_grads[:, start:stop]))
     chunk_grads = tape.gradient(total, local)
     loss += chunk_loss
     mse += tf.reduce_mean(tf.square(pred - target[:, start:stop]), axis=[1, 2]) * share

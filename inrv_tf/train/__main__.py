@@ -18,9 +18,10 @@ from inrv_tf import cli
 
 FLAGS = flags.FLAGS
 # Flags named as a section's field: data.<name> and train.<name>.
-DATA_FLAGS = ('frames', 'height', 'width', 'num_videos', 'pixel_fraction')
-TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'loss', 'seed', 'progressive', 'precision',
-               'chunk_pixels', 'xla', 'log_every', 'checkpoint_every')
+DATA_FLAGS = ('frames', 'height', 'width', 'num_videos', 'subset_seed', 'pixel_fraction')
+TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'loss', 'lpips_weight', 'seed', 'progressive',
+               'precision', 'chunk_pixels', 'xla', 'log_every', 'checkpoint_every',
+               'final_eval_videos')
 
 
 def define_flags() -> None:
@@ -38,9 +39,17 @@ def define_flags() -> None:
   f.DEFINE_integer('steps', None, 'Total training steps.')
   f.DEFINE_float('lr', None, 'Adam learning rate.')
   f.DEFINE_enum('loss', None, ['l1', 'l2', 'weighted_l2'], 'Reconstruction loss.')
+  f.DEFINE_float('lpips_weight', None, 'Adds this x LPIPS(VGG16) per frame to the loss (the '
+                 'release: 0.7; default 0, the paper\'s L1 alone). Needs --lpips_weights.')
+  f.DEFINE_string('lpips_weights', None, 'The LPIPS-VGG16 weights, an .npz (docs/lpips.md '
+                  'says how to write it: no package ships them).')
   f.DEFINE_float('pixel_fraction', None, 'Fraction of pixels per video per step.')
   f.DEFINE_integer('seed', None, 'Random seed.')
   f.DEFINE_integer('num_videos', None, 'Train on the first N videos of the split.')
+  f.DEFINE_integer('subset_seed', None, 'Seeds which videos each progressive stage takes '
+                   '(random subsets, nested; default 0).')
+  f.DEFINE_integer('latent_dim', None, 'Size of the latent code m (default: the preset\'s; '
+                   'paper 128). The authors advise 64 below 2,000 videos, 128 above.')
   f.DEFINE_bool('progressive', None, 'Progressive training (stages of 10, 100, ... videos).')
   f.DEFINE_enum('precision', None, ['float32', 'bfloat16'], 'Matmul precision.')
   f.DEFINE_bool('xla', None, 'Compile the forward and backward pass with XLA.')
@@ -50,6 +59,8 @@ def define_flags() -> None:
                    'Default: the preset\'s (paper: 32768, small: all).')
   f.DEFINE_integer('log_every', None, 'Steps between progress lines and summaries.')
   f.DEFINE_integer('checkpoint_every', None, 'Steps between checkpoints.')
+  f.DEFINE_integer('final_eval_videos', None, 'The end of the run measures reconstruction '
+                   '(metrics.json) over the first N training videos (default: all).')
   f.DEFINE_enum('strategy', 'auto', ['auto', 'default', 'mirrored', 'multi_worker'],
                 'tf.distribute strategy: auto = mirrored over >= 2 local GPUs, else default.')
   f.DEFINE_list('devices', None, 'Devices for the mirrored strategy, e.g. /gpu:0,/gpu:1.')
@@ -77,6 +88,10 @@ def config_from_flags():
   if train.get('chunk_pixels') == 0:
     train['chunk_pixels'] = None
   model = {} if FLAGS.clip is None else {'clip': FLAGS.clip}
+  if FLAGS.latent_dim is not None:
+    model['latent_dim'] = FLAGS.latent_dim
+  if FLAGS.lpips_weights:
+    train['lpips_weights'] = os.path.abspath(os.path.expanduser(FLAGS.lpips_weights))
   if FLAGS.clip_weights:
     spec = os.path.expanduser(FLAGS.clip_weights)
     # A local path is stored absolute, so a resume from elsewhere matches it.

@@ -10,6 +10,8 @@ comes from the evaluator of Table 1 (`evaluate.reconstruction_table`).
 
 from __future__ import annotations
 
+import contextlib
+import pathlib
 import shutil
 import time
 from typing import Callable
@@ -20,9 +22,13 @@ import tensorflow as tf
 from inrv_tf import config as config_lib
 from inrv_tf import files
 from inrv_tf import workdir as workdir_lib
+from inrv_tf.data import batches as batches_lib
 from inrv_tf.data import clip_cache
+from inrv_tf.data import order
 from inrv_tf.data import pipeline
+from inrv_tf.data import video_store
 from inrv_tf.evaluate import reconstruction_table
+from inrv_tf.model import lpips as lpips_lib
 from inrv_tf.train import distribute
 from inrv_tf.train import schedule
 from inrv_tf.train import step as step_lib
@@ -75,6 +81,42 @@ class _Checkpointer:
     latest = self.latest()
     return int(latest.rsplit('-', 1)[-1]) if latest else -1
 
+  def drop_from(self, step: int, aside) -> str | None:
+    """Moves every checkpoint of `step` or later into the folder `aside`; returns
+    the newest one left (None if none), which becomes the one a resume reads."""
+    state = tf.train.get_checkpoint_state(self.directory)
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    keep = [p for p in paths if int(p.rsplit('-', 1)[-1]) < step]
+    for path in paths:
+      if path not in keep:
+        aside.mkdir(parents=True, exist_ok=True)
+        for file in tf.io.gfile.glob(path + '.*'):
+          tf.io.gfile.rename(file, str(aside / pathlib.Path(file).name), overwrite=True)
+    if keep:
+      tf.compat.v1.train.update_checkpoint_state(str(self.directory), keep[-1], keep)
+    elif state:
+      tf.io.gfile.remove(str(self.directory / 'checkpoint'))
+    self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
+                                              self.manager._max_to_keep)  # pylint: disable=protected-access
+    return keep[-1] if keep else None
+
+
+def _diverged(checkpointer: _Checkpointer, workdir: workdir_lib.Workdir, step: int,
+              loss: float, grad_sq: float, lr: float) -> NonFiniteLossError:
+  """The error for a non-finite loss or gradient at `step` (1-based), after moving aside
+  the checkpoints that lead into it (the state saved at step - 1 and later)."""
+  what = f'Loss is {loss}' if not np.isfinite(loss) else f'The gradient is {grad_sq ** 0.5}'
+  aside = workdir.diverged
+  good = checkpointer.drop_from(step - 1, aside) if checkpointer.chief else None
+  moved = f' Checkpoints from step {step - 1} on went to {aside}.' if aside.exists() else ''
+  if good:
+    keep = f'The last checkpoint that trains on finitely is {good}: run again'
+  else:
+    keep = 'No checkpoint before it is left: run again, from scratch,'
+  return NonFiniteLossError(
+      f'{what} at step {step}; stopped before saving that state.{moved} {keep} with a '
+      f'lower --lr (this run: {lr:g}; the --lr you give is the one a resume trains at).')
+
 
 def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | None = None,
         log: Callable[[str], None] = print) -> dict:
@@ -82,7 +124,8 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
 
   Raises:
     WorkdirError, pipeline.DataError: bad workdir or data (nothing is written).
-    NonFiniteLossError: the loss became NaN/inf; the last good checkpoint stays.
+    NonFiniteLossError: a non-finite loss or gradient; checkpoints that lead into it
+      are moved aside (the message names the last good one).
   """
   strategy = strategy or tf.distribute.get_strategy()
   chief = distribute.is_chief(strategy)
@@ -92,13 +135,28 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
   config = pipeline.resolve_num_videos(config, builder)
   encoder = clip_cache.load_encoder(config)   # Before the workdir: bad weights write nothing.
-  workdir.prepare(config, chief)
+  # One trainer per workdir: the chief holds <workdir>/train.lock until the run
+  # returns, and first removes what a killed run left behind.
+  with contextlib.ExitStack() as owned:
+    if chief:
+      owned.enter_context(workdir.lock(log))
+      workdir.clean_leftovers(log)
+    workdir.prepare(config, chief, log)
+    return _train(config, workdir, builder, encoder, strategy, chief, log)
+
+
+def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, encoder,
+           strategy: tf.distribute.Strategy, chief: bool, log: Callable[[str], None]) -> dict:
+  """`run` once the workdir is this process's: stages, model, checkpoint, loop, outputs."""
   stages = schedule.make_stages(config.model.num_videos, config.train.batch_size,
                                 config.train.progressive, config.train.stage_max_epochs)
   # Video-CLIP trains on cached frame embeddings (f32[N, T, D]), never on CLIP.
   frame_embeddings = None if encoder is None else clip_cache.load_embeddings(
       encoder, builder, config.data, config.model.num_videos, log=log)
   del encoder
+  # Every training video by id: in memory when they fit, else read at random.
+  store = video_store.VideoStore(builder, config.data, config.model.num_videos, log=log,
+                                 convert=chief)
 
   # --------------------------------------------------------------------- Model
   state = step_lib.create_state(config, strategy)
@@ -106,8 +164,10 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   with strategy.scope():
     features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
                            trainable=False, name='encoded_grid')
+    lpips = lpips_lib.load_lpips(config.train.lpips_weights) if (
+        config.train.lpips_weight) else None
   train_step = step_lib.make_train_step(state, config, strategy, features,
-                                        jit_compile=config.train.xla)
+                                        jit_compile=config.train.xla, lpips=lpips)
   on_cpu = not tf.config.list_logical_devices('GPU')
   if config.train.xla and config.train.chunk_pixels and on_cpu:
     log('Note: XLA on a CPU with pixel chunks is much slower than without XLA '
@@ -121,6 +181,8 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
                                frame_embeddings)
   restored = checkpointer.restore()
   if restored:
+    # The run's settings, not the checkpoint's, train from here (e.g. a lower --lr).
+    state.optimizer.learning_rate = config.train.lr
     log(f'Resumed from {restored} at step {int(state.step.numpy())}.')
   writer = tf.summary.create_file_writer(str(workdir.summaries)) if chief else (
       tf.summary.create_noop_writer())
@@ -133,10 +195,13 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
     stage = stages[int(state.stage.numpy())]
     stage_start = int(state.stage_start.numpy())
     steps_in_stage = step - stage_start
+    # The stage's videos: a seeded random subset, nested in the next stage's.
+    stage_ids = order.stage_videos(config.model.num_videos, stage.num_videos, d.subset_seed)
     dataset = strategy.distribute_datasets_from_function(
-        lambda ctx, n=stage.num_videos, s=steps_in_stage: pipeline.make_dataset(
-            builder, d, n, t.batch_size, t.seed, start_step=s, input_context=ctx,
-            frame_embeddings=frame_embeddings))
+        lambda ctx, s=steps_in_stage: batches_lib.make_dataset(
+            builder, d, config.model.num_videos, t.batch_size, t.seed, start_step=s,
+            input_context=ctx, frame_embeddings=frame_embeddings, stage_ids=stage_ids,
+            stage=stage.index, store=store))
     log(f'Stage {stage.index}: {stage.num_videos} videos from step {step}.')
     epoch_losses, tick, tick_step = [], time.perf_counter(), step
     # The time spent waiting for the next batch is measured apart from the
@@ -150,11 +215,9 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
         break
       waited += time.perf_counter() - wait_start
       out = train_step(batch)
-      loss, mse = float(out['loss']), float(out['mse'])
-      if not np.isfinite(loss):
-        raise NonFiniteLossError(
-            f'Loss is {loss} at step {step + 1}; stopped. The last good checkpoint, '
-            f'{checkpointer.latest()}, is kept.')
+      loss, mse, grad_sq = (float(out[k]) for k in ('loss', 'mse', 'grad_sq'))
+      if not (np.isfinite(loss) and np.isfinite(grad_sq)):
+        raise _diverged(checkpointer, workdir, step + 1, loss, grad_sq, t.lr)
       step += 1
       steps_in_stage += 1
       epoch_losses.append(loss)

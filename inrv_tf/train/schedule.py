@@ -1,8 +1,9 @@
 """Progressive training as data: the stages and when each one ends.
 
-Stage i trains on the first min(10^i, N) videos (fixed order); every stage but
-the last runs until its epoch-mean loss is under a threshold or its epoch cap
-is reached; the last runs until the step budget. Plain Python, no TensorFlow.
+Stage i trains on min(10^i, N) videos (a seeded random subset, nested in the
+next stage's: `data.order.stage_videos`); every stage but the last runs until
+its epoch-mean loss is under a threshold or its epoch cap is reached; the last
+runs until the step budget. Plain Python, no TensorFlow.
 """
 
 from __future__ import annotations

@@ -47,7 +47,8 @@ def create_state(config: config_lib.Config, strategy: tf.distribute.Strategy) ->
   """Builds the model and optimizer with every variable created (in scope)."""
   with strategy.scope():
     model = model_lib.build_model(config.model, seed=config.train.seed)
-    optimizer = optimizers.FusedAdam(learning_rate=config.train.lr)
+    optimizer = optimizers.FusedAdam(learning_rate=config.train.lr,
+                                     epsilon=config.train.adam_epsilon)
     optimizer.build(model.trainable_variables)
     state = TrainState(model, optimizer,
                        tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),
@@ -67,13 +68,19 @@ def sample_pixels(num_pixels: int, fraction: float, seed: int, step) -> tf.Tenso
 
 def make_train_step(state: TrainState, config: config_lib.Config,
                     strategy: tf.distribute.Strategy, features: tf.Variable,
-                    jit_compile: bool = False) -> Callable:
-  """Returns step(batch) -> {'loss', 'mse'} scalars (global means).
+                    jit_compile: bool = False, lpips=None) -> Callable:
+  """Returns step(batch) -> {'loss', 'mse', 'grad_sq'} scalars.
+
+  loss and mse are global means; grad_sq is the sum over replicas of each
+  replica's squared gradient norm: finite exactly when every gradient is, so
+  the loop can tell a diverged step (and never keep the state it leads into).
 
   Args:
     features: the encoded grid f32[P, F] of the stage's video shape (a
       variable made in the strategy's scope: one copy per device).
     jit_compile: compile the forward and backward pass with XLA.
+    lpips: with config.train.lpips_weight > 0, the loaded `model.lpips.Lpips`
+      (frozen); the loss adds lpips_weight x LPIPS of every frame.
   """
   loss_fn = losses.get(config.train.loss)
   model, optimizer = state.model, state.optimizer
@@ -86,6 +93,15 @@ def make_train_step(state: TrainState, config: config_lib.Config,
 
   chunk = config.train.chunk_pixels
   clip = config.model.clip
+  lpips_weight = config.train.lpips_weight
+  frames, height, width = config.data.frames, config.data.height, config.data.width
+
+  def frame_lpips(pred, target):
+    """LPIPS of every frame, averaged per video: f32[b, P, 3] twice -> f32[b]."""
+    b = tf.shape(pred)[0]
+    distance = lpips(tf.reshape(pred, [-1, height, width, 3]),     # [b*T, H, W, 3]
+                     tf.reshape(target, [-1, height, width, 3]))
+    return tf.reduce_mean(tf.reshape(distance, [b, frames]), axis=1)
 
   def loss_and_grads(video, video_id, step, frame_embeddings=None):
     """Forward and backward on this replica's videos -> loss, mse, gradients.
@@ -104,10 +120,24 @@ def make_train_step(state: TrainState, config: config_lib.Config,
       if not chunk:
         pred = inr.apply_inr(params, feats, dtype)
         per_video = loss_fn(pred, target)
+        if lpips_weight:
+          per_video += lpips_weight * frame_lpips(pred, target)
         loss = tf.nn.compute_average_loss(per_video, global_batch_size=global_batch)
     if chunk:
+      lpips_grads = perceptual = None
+      if lpips_weight:
+        # LPIPS needs whole frames: render them (no gradient kept), take LPIPS's
+        # gradient w.r.t. the pixels, and push it back through the INR by chunks.
+        whole = inr.apply_inr_chunked(params, feats, chunk, dtype)
+        with tf.GradientTape() as pixel_tape:
+          pixel_tape.watch(whole)
+          perceptual = frame_lpips(whole, target)                      # [b]
+          total_perceptual = tf.reduce_sum(perceptual)
+        lpips_grads = lpips_weight * pixel_tape.gradient(total_perceptual, whole)
       per_video, per_video_mse, param_grads = inr.chunked_inr_grads(
-          params, feats, target, loss_fn, chunk, dtype)
+          params, feats, target, loss_fn, chunk, dtype, output_grads=lpips_grads)
+      if lpips_weight:
+        per_video += lpips_weight * perceptual
       scale = 1.0 / global_batch
       grads = tape.gradient(params, variables,
                             output_gradients=[g * scale for g in param_grads])
@@ -126,17 +156,18 @@ def make_train_step(state: TrainState, config: config_lib.Config,
 
   def replica_step(video, video_id, step, *frame_embeddings):
     loss, mse, grads = loss_and_grads(video, video_id, step, *frame_embeddings)
+    grad_sq = tf.add_n([tf.reduce_sum(tf.square(g)) for g in grads])
     optimizer.apply_gradients(zip(grads, variables))
-    return loss, mse
+    return loss, mse, grad_sq
 
   @tf.function
   def train_step(batch):
     step = state.step
     clip_input = (batch['frame_embeddings'],) if clip else ()
-    loss, mse = strategy.run(replica_step,
-                             args=(batch['video'], batch['video_id'], step) + clip_input)
+    out = strategy.run(replica_step,
+                       args=(batch['video'], batch['video_id'], step) + clip_input)
     state.step.assign_add(1)
-    return {'loss': strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-            'mse': strategy.reduce(tf.distribute.ReduceOp.SUM, mse, axis=None)}
+    return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+            for name, value in zip(('loss', 'mse', 'grad_sq'), out)}
 
   return train_step
