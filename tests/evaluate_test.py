@@ -7,12 +7,12 @@ independently loaded videos; FVD uses a stand-in I3D (tests/fvd_test.py).
 import dataclasses
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import pipeline
@@ -55,10 +55,10 @@ def i3d(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def settings(tmp_path_factory, i3d):
-  """Tiny counts: 2 videos, 4 samples, 8-frame FVD, few steps; Table 1 at the training size."""
+  """Tiny counts: 2 videos, 4 samples, 9-frame FVD, few steps; Table 1 at the training size."""
   return config_lib.EvalSettings(num_videos=2, batch_size=2, single_inr_steps=30,
                                  single_inr_lr=3e-3, i3d=str(i3d), num_samples=4, num_real=2,
-                                 fvd_frames=8, fvd_batch_size=4, scales=(2.0,),
+                                 fvd_frames=9, fvd_batch_size=4, scales=(2.0,),
                                  inversion_steps=5, sr_low=16, sr_high=32, eval_size=32,
                                  fvd_cache=str(tmp_path_factory.mktemp('fvd_cache')))
 
@@ -123,13 +123,90 @@ def test_reconstruction_table(workdir, trained, builder, settings, tmp_path):
 
 
 # Tables 2 and 4 --------------------------------------------------------------
-def _fvd(model, builder, network, size):
-  real = _videos(builder, [0, 1], 8, size)
-  codes = sampling.sample_codes(sampling.learned_codes(model), 4, seed=0)
-  fake = _u8(render.render_video(model, codes, 8, size, size))
-  real_stats = metrics.feature_statistics(network.embed(real))
+@pytest.fixture(scope='module')
+def fvd_workdir(tmp_path_factory, tfds_dir):
+  """FVD takes >= 9 frames (I3D's minimum): a tiny model of 3 videos of 10 x 16 x 16."""
+  from inrv_tf.train import loop
+  from tests import testing
+  workdir = tmp_path_factory.mktemp('fvd_run') / 'run'
+  config = testing.small_config(
+      tfds_dir, data={'num_videos': 3, 'frames': 10, 'height': 16, 'width': 16},
+      train={'steps': 20})
+  loop.run(config, workdir, log=lambda _: None)
+  return workdir
+
+
+def _real_clips(builder, draws, frames, size):
+  """The drawn clips, cut from independently loaded whole videos."""
+  ids, offsets, flips = draws
+  videos = {int(ex['video_id']): ex['video'].numpy()
+            for ex in builder.as_dataset(split='train[:3]', shuffle_files=False)}
+  clips = []
+  for i, offset, flip in zip(ids, offsets, flips):
+    clip = videos[int(i)][offset:offset + frames]
+    clips.append(clip[:, :, ::-1] if flip else clip)
+  clips = np.stack(clips)                                                # [N, T, 64, 64, 3]
+  resized = tf.image.resize(clips.reshape(-1, 64, 64, 3), [size, size], method='bilinear',
+                            antialias=True)
+  return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8).reshape(
+      len(clips), frames, size, size, 3)
+
+
+def _fvd_run(model, builder, network, size, run, s):
+  """One run of the protocol, recomputed from its definition (docs/evaluation.md)."""
+  from inrv_tf.evaluate import fvd_tables
+  draws = fvd_tables.real_draws(3, s.num_real, 25, s.fvd_frames, seed=run, mirror=s.mirror)
+  real = _real_clips(builder, draws, s.fvd_frames, size)
+  codes = sampling.sample_codes(sampling.learned_codes(model), s.num_samples, seed=run)
+  fake = _u8(render.render_video(model, codes, 10, size, size))[:, :s.fvd_frames]
   return metrics.frechet_distance(*metrics.feature_statistics(network.embed(fake)),
-                                  *real_stats)
+                                  *metrics.feature_statistics(network.embed(real)))
+
+
+def test_real_draws_follow_the_protocol():
+  from inrv_tf.evaluate import fvd_tables
+  ids, offsets, flips = fvd_tables.real_draws(100, 40, 25, 16, seed=0, mirror=False)
+  assert len(set(ids.tolist())) == 40 and not flips.any()        # No repeats while they last.
+  assert offsets.min() >= 0 and offsets.max() <= 9 and len(set(offsets.tolist())) > 3
+  ids, _, flips = fvd_tables.real_draws(3, 2048, 25, 16, seed=1, mirror=True)
+  assert np.bincount(ids).tolist() in ([683, 683, 682], [683, 682, 683], [682, 683, 683])
+  assert 0.45 < flips.mean() < 0.55
+  again = fvd_tables.real_draws(3, 2048, 25, 16, seed=1, mirror=True)
+  np.testing.assert_array_equal(again[0], ids)
+  with pytest.raises(ValueError, match='at least 30 frames'):
+    fvd_tables.real_draws(3, 5, 25, 30, seed=0, mirror=False)
+  with pytest.raises(ValueError, match='at least 9'):
+    config_lib.EvalSettings(fvd_frames=8)
+
+
+def test_fvd_and_multires_tables(fvd_workdir, builder, settings, i3d, tmp_path):
+  from inrv_tf.evaluate import fvd
+  network = fvd.load_feature_network(i3d)
+  _, model = workdir_lib.load_model(fvd_workdir)
+  s = dataclasses.replace(settings, size=32, fvd_runs=2, num_samples=4, num_real=5,
+                          mirror=True, fvd_cache=str(tmp_path / 'cache'))
+  result, lines = _run(fvd_workdir, 'fvd', s, tmp_path)
+  _check_structure(result, 'fvd', 2, ['INR-V'])
+  assert [c['header'] for c in result['columns']] == ['Method', 'FVD_9', '+-']
+  runs = [_fvd_run(model, builder, network, 32, run, s) for run in (0, 1)]
+  row = result['rows'][0]
+  assert row['fvd'] == pytest.approx(np.mean(runs), rel=1e-3)
+  assert row['fvd_std'] == pytest.approx(np.std(runs), rel=1e-2, abs=1e-3)
+  assert result['settings']['sizes'] == [{'size': 32, 'runs': pytest.approx(runs, rel=1e-3)}]
+  protocol = result['settings']['protocol']
+  assert (protocol['name'], protocol['num_real'], protocol['frames'], protocol['size'],
+          protocol['mirror'], protocol['runs']) == ('fvd2048_16f', 5, 9, 32, True, 2)
+  assert result['settings']['network'] == network.identity
+  assert sum('Cached real-video statistics of 5 videos' in line for line in lines) == 2
+
+  multi, lines = _run(fvd_workdir, 'multires', dataclasses.replace(s, sizes=(16, 32)),
+                      tmp_path)
+  keys = _check_structure(multi, 'multires', 4, ['INR-V'])
+  assert keys == ['method', 'fvd_16', 'fvd_16_std', 'fvd_32', 'fvd_32_std']
+  assert multi['rows'][0]['fvd_32'] == pytest.approx(row['fvd'], rel=1e-6)   # Same draws.
+  assert np.isfinite(multi['rows'][0]['fvd_16']) and multi['rows'][0]['fvd_16'] > 0.0
+  assert sum('from the cache' in line for line in lines) == 2        # Size 32 again.
+  assert len(list((tmp_path / 'cache').glob('*.npz'))) == 4          # 2 sizes x 2 runs.
 
 
 def test_table1_renders_at_eval_size_capped_by_the_data(builder):
@@ -143,29 +220,6 @@ def test_table1_renders_at_eval_size_capped_by_the_data(builder):
                                           lines.append) == (48, 48)
   assert reconstruction_table.table1_size(config_lib.EvalSettings(size=16), builder,
                                           lines.append) == (16, 16)
-
-
-def test_fvd_and_multires_tables(workdir, trained, builder, settings, i3d, tmp_path):
-  from inrv_tf.evaluate import fvd
-  network = fvd.load_feature_network(i3d)
-  result, lines = _run(workdir, 'fvd', dataclasses.replace(settings, size=32), tmp_path)
-  _check_structure(result, 'fvd', 2, ['INR-V'])
-  assert [c['header'] for c in result['columns']] == ['Method', 'FVD_8']
-  value = result['rows'][0]['fvd']
-  assert value == pytest.approx(_fvd(trained[1], builder, network, 32), rel=1e-3)
-  assert result['settings']['sizes'] == [{'size': 32, 'real_size': 32, 'num_real': 2}]
-  assert result['settings']['network'] == network.identity
-  assert any('Cached real-video statistics of 2 videos' in line for line in lines)
-
-  multi, lines = _run(workdir, 'multires', dataclasses.replace(settings, sizes=(16, 32)),
-                      tmp_path)
-  keys = _check_structure(multi, 'multires', 4, ['INR-V'])
-  assert keys == ['method', 'fvd_16', 'fvd_32']
-  assert multi['rows'][0]['fvd_32'] == pytest.approx(value, rel=1e-6)   # Same samples.
-  assert np.isfinite(multi['rows'][0]['fvd_16']) and multi['rows'][0]['fvd_16'] > 0.0
-  assert [s['real_size'] for s in multi['settings']['sizes']] == [16, 32]
-  assert any('from the cache' in line for line in lines)                # Size 32 again.
-  assert len(list(pathlib.Path(settings.fvd_cache).glob('*.npz'))) == 2
 
 
 # Table 5 ---------------------------------------------------------------------
@@ -218,17 +272,21 @@ def test_inversion_table(workdir, builder, settings, tmp_path):
 
 
 # The command line --------------------------------------------------------------
-def _command(*args):
+def _command(*args, env=None):
   return subprocess.Popen([sys.executable, '-m', 'inrv_tf.evaluate', *map(str, args)],
                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
+                          text=True, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2',
+                                          **(env or {})})
 
 
 @pytest.fixture(scope='module', autouse=True)
-def command_without_i3d(workdir):
-  """Starts `--table=fvd` without --i3d with the module (TensorFlow takes seconds
-  to import); test_command_line reads what it printed."""
-  process = _command(f'--workdir={workdir}', '--table=fvd')
+def command_without_i3d(workdir, tmp_path_factory):
+  """Starts `--table=fvd` without --i3d and with an empty cache folder (so no network
+  that `fetch_i3d` wrote is found; TensorFlow takes seconds to import);
+  test_command_line reads what it printed."""
+  empty = tmp_path_factory.mktemp('empty_cache')
+  process = _command(f'--workdir={workdir}', '--table=fvd', '--fvd_frames=9',
+                     env={'XDG_CACHE_HOME': str(empty)})
   yield process
   if process.poll() is None:          # Only if a test failed before collecting it.
     process.kill()
@@ -238,6 +296,7 @@ def test_command_line(command_without_i3d):
   stdout, stderr = command_without_i3d.communicate(timeout=300)
   assert command_without_i3d.returncode == 1 and 'error: FVD needs the I3D network' in stderr
   assert 'i3d-kinetics-400' in stderr and '--i3d=' in stderr and not stdout
+  assert 'python -m inrv_tf.fetch_i3d' in stderr
 
 
 def test_flags_give_settings():

@@ -180,6 +180,7 @@ class InversionSettings:
       check_pixels(num_videos, data.frames, height, width, self.max_pixels)
 
 
+MIN_FVD_FRAMES = 9   # I3D's temporal pooling leaves nothing of fewer (NaN logits).
 EVAL_TABLES = ('reconstruction', 'fvd', 'multires', 'superres', 'inversion')
 # Videos per table when --num_videos is not given: the paper's counts (a
 # comparison set of 50, 2,048 videos for superresolution, 256 held out).
@@ -198,8 +199,10 @@ class EvalSettings:
     batch_size, seed, chunk_pixels, data_dir: how the videos are rendered and read.
     full, single_inr, single_inr_steps, single_inr_lr: Table 1's whole-set row
       and its Single-INR baseline (750 steps of Adam 1e-4, Section 4.1).
-    i3d, num_samples, num_real, fvd_frames, fvd_batch_size, fvd_cache: FVD
-      (Tables 2 and 4): 2,048 samples against 2,048 real videos, 16 frames.
+    i3d, num_samples, num_real, fvd_frames, fvd_batch_size, fvd_cache, fvd_runs,
+      mirror: FVD (Tables 2 and 4) under StyleGAN-V's fvd2048_16f protocol: 2,048
+      samples against 2,048 real 16-frame clips at random offsets (flipped at
+      random with mirror), mean +- std over fvd_runs draws (I3D needs >= 9 frames).
     sizes: Table 4's render sides; scales: Table 5's factors of the training size.
     inversion_steps, heldout_split, sr_low, sr_high: Table 6.
     denoise: Table 2's second row, through the workdir's denoiser.
@@ -222,6 +225,8 @@ class EvalSettings:
   fvd_frames: int = 16
   fvd_batch_size: int = 16
   fvd_cache: str | None = None
+  fvd_runs: int = 3
+  mirror: bool = False
   sizes: tuple = (128, 256, 360)
   scales: tuple = (2.0, 3.0, 3.6)
   inversion_steps: int = InversionSettings.steps
@@ -238,7 +243,10 @@ class EvalSettings:
               num_real=self.num_real, fvd_frames=self.fvd_frames,
               fvd_batch_size=self.fvd_batch_size, inversion_steps=self.inversion_steps,
               sr_low=self.sr_low, sr_high=self.sr_high, num_videos=self.num_videos,
-              size=self.size, eval_size=self.eval_size)
+              size=self.size, eval_size=self.eval_size, fvd_runs=self.fvd_runs)
+    if self.fvd_frames < MIN_FVD_FRAMES:
+      raise ValueError(f'--fvd_frames must be at least {MIN_FVD_FRAMES}: I3D gives NaN on '
+                       f'fewer frames, got {self.fvd_frames}.')
     if not self.sizes or min(self.sizes) < 1:
       raise ValueError(f'--sizes must be positive sizes, got {self.sizes}.')
     if not self.scales or min(self.scales) <= 0:

