@@ -215,3 +215,23 @@ def test_prepare_video_crops_another_aspect_and_says_so():
   assert len(messages) == 1                                      # Same aspect: no crop.
   with pytest.raises(inversion.InversionError, match='^clip.npy has 4 frames; this model'):
     inversion.prepare_video(video[:4], 8, 32, 32, 'clip.npy')
+
+
+def test_a_second_inversion_reuses_the_traced_step(trained):
+  """Inverting again with the same model, batch, loss and chunk traces nothing new,
+  and a reused solver gives the result a fresh one gives (its Adam is reset)."""
+  from inrv_tf.apps import inversion
+  _, model = trained
+  rng = np.random.default_rng(5)
+  videos = rng.uniform(-1, 1, (1, 8, 32, 32, 3)).astype(np.float32)
+  mask = inversion.make_mask('inpainting', 8, 32, 32)
+  first = inversion.invert(model, videos, mask, steps=6, chunk_pixels=4096)
+  _, _, step = inversion._solver(model, 1, 'l2', 4096)   # pylint: disable=protected-access
+  traced = step.experimental_get_tracing_count()
+  other = inversion.invert(model, videos[:, :, :16], inversion.make_mask('inversion', 8, 16, 32),
+                           steps=3, chunk_pixels=4096)
+  again = inversion.invert(model, videos, mask, steps=6, chunk_pixels=4096)
+  assert step.experimental_get_tracing_count() == traced == 1
+  assert other.codes.shape == (1, 32)
+  np.testing.assert_allclose(again.codes, first.codes, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(again.losses, first.losses, rtol=1e-5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import weakref
 from typing import Callable
 
 import keras
@@ -236,10 +237,13 @@ def make_step(model, code: tf.Variable, optimizer, loss_fn: Callable,
 
   The visible pixels go through the INR in chunks whose gradients are summed,
   so memory is bounded by the chunk, not S. Each chunk's mean loss is weighted
-  by its share of S, so the sum is the mean over all visible pixels.
+  by its share of S, so the sum is the mean over all visible pixels. Traced once
+  for any S (a None dimension), so videos of any size and mask reuse it.
   """
+  batch, features_dim = code.shape[0], model.spec.in_features
 
-  @tf.function
+  @tf.function(input_signature=[tf.TensorSpec([None, features_dim], tf.float32),
+                                tf.TensorSpec([batch, None, 3], tf.float32)])
   def step(features, target):
     # The hypernetwork runs once per step; only the INR goes chunk by chunk.
     with tf.GradientTape() as tape:
@@ -279,18 +283,15 @@ def invert(model, videos, mask, steps: int = _DEFAULTS.steps, lr: float = _DEFAU
   if not lr > 0:
     raise InversionError(f'lr must be positive, got {lr}.')
   render.check_size(*videos.shape[1:4], chunk_pixels)
-  loss_fn = losses.get(loss)
+  losses.get(loss)                     # An unknown loss fails before anything runs.
   frames, height, width = videos.shape[1:4]
   visible = mask.reshape(-1)
   features = encoding.encoded_grid(frames, height, width,
                                    model.model_config.num_frequencies)[visible]
   target = videos.reshape(len(videos), -1, 3)[:, visible]          # [B, S, 3]
-  # Variables are made here, outside the step's tf.function; only `code` is
-  # handed to the optimizer, so the hypernetwork stays frozen.
-  code = tf.Variable(initial_codes(model, len(videos), init, seed, codes), name='m')
-  optimizer = keras.optimizers.Adam(learning_rate=lr, epsilon=config_lib.ADAM_EPSILON)
-  optimizer.build([code])
-  step = make_step(model, code, optimizer, loss_fn, int(chunk_pixels))
+  code, optimizer, step = _solver(model, len(videos), loss, int(chunk_pixels))
+  code.assign(initial_codes(model, len(videos), init, seed, codes))
+  _reset(optimizer, lr)
   features, target = tf.constant(features), tf.constant(target)
   history, start = [], time.perf_counter()
   for i in range(int(steps)):
@@ -298,6 +299,37 @@ def invert(model, videos, mask, steps: int = _DEFAULTS.steps, lr: float = _DEFAU
     if log and ((i + 1) % log_every == 0 or i + 1 == steps):
       log(f'step {i + 1}/{steps} loss {float(np.mean(history[-1])):.5f}')
   return Inversion(code.numpy(), np.stack(history), time.perf_counter() - start)
+
+
+# One traced step per (model, batch, loss, chunk): later inversions reuse it.
+_SOLVERS = weakref.WeakKeyDictionary()
+
+
+def _solver(model, batch: int, loss: str, chunk_pixels: int):
+  """(code variable f32[batch, latent_dim], Adam, the step) for this model, kept.
+
+  Tracing the step takes seconds at the paper's size; every `invert` call of
+  the same model, batch, loss and chunk reuses it, its code variable and its
+  optimizer (reset by the caller). Only `code` is handed to the optimizer, so
+  the hypernetwork stays frozen.
+  """
+  solvers = _SOLVERS.setdefault(model, {})
+  key = (batch, loss, chunk_pixels)
+  if key not in solvers:
+    code = tf.Variable(tf.zeros([batch, model.model_config.latent_dim]), name='m')
+    optimizer = keras.optimizers.Adam(epsilon=config_lib.ADAM_EPSILON)
+    optimizer.build([code])
+    solvers[key] = (code, optimizer, make_step(model, code, optimizer, losses.get(loss),
+                                               chunk_pixels))
+  return solvers[key]
+
+
+def _reset(optimizer, lr: float) -> None:
+  """A fresh Adam at `lr`: step 0, zero moments (the variables the step captured)."""
+  optimizer.learning_rate = lr
+  for variable in optimizer.variables:
+    variable.assign(tf.zeros_like(variable))
+  optimizer.learning_rate = lr
 
 
 # Scores ----------------------------------------------------------------------
