@@ -111,12 +111,19 @@ def test_preprocess_is_tf1_bilinear_to_224_scaled_to_minus_one_one():
 # Loading ---------------------------------------------------------------------
 @pytest.mark.parametrize('path', [None, '', '/nonexistent/i3d',
                                   'https://tfhub.dev/deepmind/i3d-kinetics-400/1'])
-def test_without_the_network_the_error_says_how_to_get_it(path):
+def test_without_the_network_the_error_says_how_to_get_it(path, monkeypatch, tmp_path):
+  # No path: the default folder of fetch_i3d, here an empty one.
+  monkeypatch.setattr(fvd.i3d_weights, 'default_export_dir',
+                      lambda: str(tmp_path / 'i3d-kinetics-400'))
   with pytest.raises(fvd.FeatureNetworkError) as error:
     fvd.load_feature_network(path)
   message = str(error.value)
-  for needed in ('i3d-kinetics-400', 'tf-hub-format=compressed', '--i3d=', 'tar -xz'):
+  for needed in ('i3d-kinetics-400', 'python -m inrv_tf.fetch_i3d', 'sha256', '--i3d=DIR'):
     assert needed in message
+  if path and path.startswith('https://'):
+    assert 'is a URL' in message and 'nothing is downloaded' in message
+  elif path:
+    assert f'No saved_model.pb in {path}' in message
 
 
 @pytest.mark.parametrize('kind', ['hub', 'tf2'])
