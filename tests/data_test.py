@@ -48,6 +48,19 @@ def test_unknown_dataset_names_known_ones():
     pipeline.get_builder('nope')
 
 
+def test_dataset_names_may_carry_a_builder_config(tfds_dir):
+  folder = pipeline.datasets_dir() / 'bouncing_balls'
+  assert pipeline.split_dataset('bouncing_balls') == (folder, None)
+  assert pipeline.split_dataset('bouncing_balls/large') == (folder, 'large')
+  assert pipeline.split_dataset(f'{folder}/large') == (folder.resolve(), 'large')
+  builder = pipeline.get_builder('bouncing_balls/small', tfds_dir)
+  assert (builder.builder_config.name, pipeline.num_examples(builder)) == ('small', 64)
+  with pytest.raises(pipeline.DataError, match="no config 'nope'"):
+    pipeline.get_builder('bouncing_balls/nope', tfds_dir)
+  with pytest.raises(pipeline.DataError, match='Unknown dataset .nope/small'):
+    pipeline.get_builder('nope/small')
+
+
 def test_dataset_batches_and_errors(tfds_dir):
   builder = pipeline.get_builder('bouncing_balls', tfds_dir)
   cfg = config_lib.DataConfig(frames=5, height=16, width=16, data_dir=tfds_dir)

@@ -36,6 +36,7 @@ from inrv_tf.config.training import PRESETS
 from inrv_tf.config.training import RESUMABLE
 from inrv_tf.config.training import TrainConfig
 from inrv_tf.config.training import check_video_size
+from inrv_tf.config.training import dataset_defaults
 from inrv_tf.config.training import paper
 from inrv_tf.config.training import preset
 from inrv_tf.config.training import resume_changes
@@ -70,6 +71,7 @@ __all__ = [
     'RESUMABLE',
     'TrainConfig',
     'check_video_size',
+    'dataset_defaults',
     'paper',
     'preset',
     'resume_changes',

@@ -16,7 +16,7 @@ from typing import Any
 
 PRESETS = ('paper', 'small')
 LOSSES = ('l1', 'l2', 'weighted_l2')
-PRECISIONS = ('float32', 'bfloat16')
+PRECISIONS = ('auto', 'float32', 'bfloat16')
 
 # Adam's epsilon everywhere (training, inversion, Single-INR): PyTorch's default,
 # which the authors' release trains with (Keras's default is 1e-7).
@@ -30,6 +30,19 @@ CHUNK_PIXELS = 32_768
 DATASET_DEFAULTS = {
     'moving_mnist': {'data': {'frames': 20}, 'train': {'loss': 'weighted_l2'}},
 }
+
+
+def dataset_defaults(dataset: str) -> dict[str, dict[str, Any]]:
+  """DATASET_DEFAULTS of a dataset name, path or 'NAME/CONFIG' ({} if none).
+
+  The last part of the name that is a key wins: 'moving_mnist',
+  'moving_mnist/generated_5k_small' and 'datasets/moving_mnist' all give
+  Moving-MNIST's.
+  """
+  for part in reversed(dataset.replace('\\', '/').split('/')):
+    if part in DATASET_DEFAULTS:
+      return DATASET_DEFAULTS[part]
+  return {}
 
 
 def check_video_size(frames, height, width, error: type = ValueError) -> None:
@@ -58,7 +71,10 @@ class DataConfig:
   """What the model is trained on.
 
   Attributes:
-    dataset: name of a TFDS dataset folder under datasets/ (or a path to one).
+    dataset: name of a TFDS dataset folder under datasets/ (or a path to one),
+      optionally with '/CONFIG', a builder config: 'moving_mnist/generated_5k_small'.
+      `train --videos=DIR` records 'video_folder/f25_s128_st1_<digest>', the
+      folder's clips as built (inrv_tf.data.video_folder).
     data_dir: where TFDS keeps prepared data; None means TFDS's default.
     split: TFDS split to train on.
     frames, height, width: the training video size; videos are cut to the first
@@ -167,7 +183,11 @@ class TrainConfig:
     lpips_weights: the LPIPS .npz (docs/lpips.md), needed when lpips_weight > 0.
     loss: 'l1' (default), 'l2' or 'weighted_l2' (Moving-MNIST).
     seed: seeds initialisation, data order and pixel subsampling.
-    precision: 'float32' or 'bfloat16' matmuls (float32 master weights).
+    precision: 'float32' or 'bfloat16' matmuls (float32 master weights), or
+      'auto': bfloat16 where the hardware computes it natively (avx512_bf16 or
+      AMX on a CPU, an Ampere or newer GPU), else float32. A run resolves it at
+      its start (`train.distribute.resolve_precision`), logs the choice and
+      records the resolved value in config.json.
     chunk_pixels: run the INR's forward and backward over this many pixels at a
       time (memory bounded by the chunk); None: all pixels at once.
     xla: compile the forward and backward pass with XLA (jit_compile).
@@ -189,7 +209,7 @@ class TrainConfig:
   lpips_weight: float = 0.0
   lpips_weights: str | None = None
   seed: int = 0
-  precision: str = 'float32'
+  precision: str = 'auto'
   chunk_pixels: int | None = None
   xla: bool = False
   progressive: bool = False

@@ -7,7 +7,8 @@
 Training's batches (a seeded order, random access) are `data.batches`.
 
 Datasets are the TFDS folders under the repository's `datasets/` (or the folder
-named by $INRV_DATASETS_DIR, or a path given as the dataset name). Examples are
+named by $INRV_DATASETS_DIR, or a path given as the dataset name), optionally
+with a builder config: 'moving_mnist/generated_5k_small'. Examples are
 `{'video': uint8[T, H, W, C], 'video_id': int64}`; a one-channel video is served
 as RGB. This module never imports the model.
 """
@@ -23,7 +24,6 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from inrv_tf import config as config_lib
-
 
 
 class DataError(ValueError):
@@ -57,26 +57,68 @@ def _builder_folder(name: str) -> pathlib.Path:
                   f'{", ".join(available_datasets()) or "none"}.')
 
 
-def get_builder(name: str, data_dir: str | None = None, prepare: bool = True,
-                config: str | None = None) -> tfds.core.DatasetBuilder:
-  """Returns the TFDS builder of dataset folder `name`, prepared.
+def split_dataset(name: str) -> tuple[pathlib.Path, str | None]:
+  """'NAME', 'PATH', 'NAME/CONFIG' or 'PATH/CONFIG' -> (dataset folder, config or None).
 
-  Like `tfds build`, the folder's parent goes on sys.path and the folder is
-  imported as a package, so its relative imports work.
+  A dataset folder's name or path, optionally followed by `/CONFIG`, a builder
+  config name (TFDS's own `name/config` form): 'moving_mnist/generated_5k_small'.
 
   Raises:
-    DataError: unknown name, or the data is not prepared and cannot be
-      (e.g. a manual download is missing; the message says what to do).
+    DataError: no dataset folder by that name or path.
   """
-  folder = _builder_folder(name)
+  try:
+    return _builder_folder(name), None
+  except DataError:
+    head, _, config = name.rstrip('/').rpartition('/')
+    if head and config:
+      try:
+        return _builder_folder(head), config
+      except DataError:
+        pass
+    raise
+
+
+def builder_module(folder: pathlib.Path):
+  """Imports `<folder>/<name>_dataset_builder.py` as `tfds build` does.
+
+  The folder's parent goes on sys.path and the folder is imported as a package,
+  so its relative imports work (and its other modules import as `<name>.x`).
+  """
   parent = str(folder.parent)
   if parent not in sys.path:
     sys.path.insert(0, parent)
-  module = importlib.import_module(f'{folder.name}.{folder.name}_dataset_builder')
+  return importlib.import_module(f'{folder.name}.{folder.name}_dataset_builder')
+
+
+def get_builder(name: str, data_dir: str | None = None, prepare: bool = True,
+                config: str | None = None) -> tfds.core.DatasetBuilder:
+  """Returns the TFDS builder of dataset `name` (see `split_dataset`), prepared.
+
+  Args:
+    name: a dataset folder's name or path, optionally with '/CONFIG'.
+    data_dir: where TFDS keeps prepared data (None: TFDS's default).
+    prepare: build the data if it is not there yet.
+    config: a builder config name, if `name` carries none (None: the default).
+
+  Raises:
+    DataError: unknown name or config, or the data is not prepared and cannot
+      be (e.g. a manual download is missing; the message says what to do).
+  """
+  folder, name_config = split_dataset(name)
+  if config and name_config and config != name_config:
+    raise DataError(f'Dataset {name!r} names config {name_config!r}, but config '
+                    f'{config!r} was asked for.')
+  config = config or name_config
+  module = builder_module(folder)
   kwargs = {'data_dir': data_dir}
   if config:
     kwargs['config'] = config
-  builder = module.Builder(**kwargs)
+  try:
+    builder = module.Builder(**kwargs)
+  except ValueError as e:  # TFDS: an unknown config name.
+    if not config:
+      raise
+    raise DataError(f'Dataset {folder.name!r} has no config {config!r}: {e}') from e
   if prepare and not builder.is_prepared():
     try:
       builder.download_and_prepare()
@@ -84,6 +126,7 @@ def get_builder(name: str, data_dir: str | None = None, prepare: bool = True,
       raise DataError(
           f'Dataset {folder.name!r} is not prepared in {builder.data_dir} and '
           f'could not be built: {e}\nBuild it with: tfds build {folder} '
+          f'{f"--config={config} " if config else ""}'
           f'[--manual_dir=DIR] [--data_dir=DIR] (see README, Datasets).') from e
   return builder
 

@@ -2,6 +2,7 @@
 
     python -m inrv_tf.train --dataset=bouncing_balls --workdir=/tmp/balls --preset=small
     python -m inrv_tf.train --dataset=how2sign_faces --workdir=/tmp/h2s --preset=paper
+    python -m inrv_tf.train --videos=~/my_videos --workdir=/tmp/mine --preset=small
 
 Flags left unset take the preset's value (and a dataset's own defaults,
 config.DATASET_DEFAULTS: Moving-MNIST's 20 frames and weighted L2 loss). A run
@@ -27,7 +28,12 @@ TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'loss', 'lpips_weight', 'seed', 'pro
 def define_flags() -> None:
   f = flags
   f.DEFINE_string('dataset', 'bouncing_balls', 'TFDS dataset folder name under datasets/, '
-                  'or a path to one.')
+                  'or a path to one, optionally with /CONFIG (moving_mnist/generated_5k_small).')
+  f.DEFINE_string('videos', None, 'Train on your own videos: a folder of .mp4, .mov, .avi, '
+                  '.mkv, .webm, .gif files or frame folders. Its clips are built once under '
+                  '--data_dir, keyed by its files and the clip settings, and reused while '
+                  'they do not change (instead of --dataset).')
+  f.DEFINE_integer('video_stride', 1, 'With --videos: keep every n-th frame of the videos.')
   f.DEFINE_string('workdir', None, 'Where checkpoints, summaries, config.json and outputs go.')
   f.DEFINE_string('data_dir', None, 'TFDS data directory (default: TFDS\'s).')
   f.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model and training preset.')
@@ -51,7 +57,9 @@ def define_flags() -> None:
   f.DEFINE_integer('latent_dim', None, 'Size of the latent code m (default: the preset\'s; '
                    'paper 128). The authors advise 64 below 2,000 videos, 128 above.')
   f.DEFINE_bool('progressive', None, 'Progressive training (stages of 10, 100, ... videos).')
-  f.DEFINE_enum('precision', None, ['float32', 'bfloat16'], 'Matmul precision.')
+  f.DEFINE_enum('precision', None, ['auto', 'float32', 'bfloat16'], 'Matmul precision; '
+                'auto (default): bfloat16 where the CPU has avx512_bf16 or AMX or the GPU is '
+                'Ampere or newer, float32 elsewhere (logged at start).')
   f.DEFINE_bool('xla', None, 'Compile the forward and backward pass with XLA.')
   f.DEFINE_integer('chunk_pixels', None,
                    'Run the INR forward and backward over this many pixels at a time '
@@ -78,7 +86,7 @@ def config_from_flags():
   from inrv_tf import config as config_lib
   data = {'dataset': FLAGS.dataset, 'data_dir': FLAGS.data_dir}
   train = {}
-  for section, changes in config_lib.DATASET_DEFAULTS.get(FLAGS.dataset, {}).items():
+  for section, changes in config_lib.dataset_defaults(FLAGS.dataset).items():
     (data if section == 'data' else train).update(changes)
   if FLAGS.size is not None:
     data.update(height=FLAGS.size, width=FLAGS.size)
@@ -99,11 +107,24 @@ def config_from_flags():
   return config_lib.preset(FLAGS.preset).replace(data=data, train=train, model=model)
 
 
+def videos_config(config):
+  """--videos: builds (or reuses) the folder's clips; the config then trains on them."""
+  if FLAGS['dataset'].present:
+    raise ValueError('--videos and --dataset both name the training data: give one.')
+  from inrv_tf import workdir as workdir_lib
+  from inrv_tf.data import video_folder
+  workdir = workdir_lib.Workdir(FLAGS.workdir)
+  saved = workdir.read_config().data.dataset if workdir.config_file.is_file() else None
+  return video_folder.use_videos(config, FLAGS.videos, FLAGS.video_stride, saved)
+
+
 def main(argv):
   cli.no_arguments(argv)
   with cli.user_errors():
     cli.require('workdir')
     config = config_from_flags()
+    if FLAGS.videos:
+      config = videos_config(config)
     from inrv_tf.train import distribute
     from inrv_tf.train import loop
     loop.run(config, FLAGS.workdir, distribute.make_strategy(FLAGS.strategy, FLAGS.devices))
