@@ -37,3 +37,11 @@ def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   return {'benchmark': 'matmul_ceiling', 'precision': precision, 'n': n,
           'onednn': distribute.onednn_enabled(),
           'median_s': seconds, 'gflops_per_s': 2 * n ** 3 / seconds / 1e9}
+
+
+def cpu() -> dict:
+  """The CPU a figure was taken on: model name and its bfloat16 units (lscpu's view)."""
+  from inrv_tf.train import distribute
+  flags = distribute.cpu_flags()
+  return {'cpu': distribute.cpu_model(), 'avx512_bf16': 'avx512_bf16' in flags,
+          'amx_bf16': 'amx_bf16' in flags, 'avx2': 'avx2' in flags}

@@ -1,4 +1,4 @@
-"""Files: videos (.mp4 / .gif through imageio), JSON and text, written atomically.
+"""Files: videos (.mp4 / .gif through imageio), PNG images, JSON and text, written atomically.
 
 Every write goes to a temporary file beside the target and is renamed into
 place, so a reader never sees half a file. A temporary file is hidden and
@@ -244,6 +244,16 @@ def write_video(path, video, fps: int = 10) -> None:
   _check_suffix(path)
   with VideoWriter(path, fps) as writer:
     writer.append(video)
+
+
+def write_image(path, image) -> None:
+  """Writes uint8[H, W, 3] as a PNG (imageio), atomically."""
+  image = np.asarray(image)
+  if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f'write_image needs uint8[H, W, 3], got {image.dtype}{list(image.shape)}.')
+  import imageio.v3 as iio
+  with atomic_path(path, '.png') as tmp:
+    iio.imwrite(tmp, image, extension='.png')
 
 
 def ffmpeg_reason(error: BaseException) -> str:

@@ -5,7 +5,8 @@
         --codes=/tmp/inv/a_code.npy,/tmp/inv/b_code.npy     # codes written by invert
 
 Writes to --out: interpolation.mp4/.gif, a grid video whose cells are the K
-interpolated videos (row-major, near-square), step_00.mp4/.gif ... one file
+interpolated videos (row-major, near-square: ceil(sqrt(K)) columns; the cells
+past K repeat the second end, so no cell is empty), step_00.mp4/.gif ... one file
 per step (step_00 is the first video, step_{K-1} the second), and codes.npy
 (f32[K, latent_dim]). Sizes default to the training size.
 """

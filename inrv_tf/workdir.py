@@ -9,7 +9,11 @@
     <workdir>/checkpoints/         tf.train.CheckpointManager: model, optimizer, step, stage
     <workdir>/summaries/           TensorBoard events
     <workdir>/metrics.json         reconstruction quality at the end of training
-    <workdir>/reconstructions/     a few reconstructed training videos
+    <workdir>/reconstructions/     a few reconstructed training videos (video_<id>.mp4/.gif,
+                                   video_<id>_vs_truth.mp4/.gif) and montage.png (truth
+                                   over reconstruction, 8 videos)
+    <workdir>/training_curves.json loss and PSNR of every progress line (kept across resumes)
+    <workdir>/training_curves.png  the plot of it, drawn at the end of training
     <workdir>/denoiser/            the denoising VQ-VAE-2 (inrv_tf.denoiser)
     <workdir>/fvd_cache/           real-video FVD statistics (inrv_tf.evaluate.fvd)
     <workdir>/eval_<table>.json    the paper's tables (inrv_tf.evaluate)
@@ -85,6 +89,18 @@ class Workdir:
   @property
   def reconstructions(self) -> pathlib.Path:
     return self.path / 'reconstructions'
+
+  @property
+  def montage_file(self) -> pathlib.Path:
+    return self.reconstructions / 'montage.png'
+
+  @property
+  def curves_file(self) -> pathlib.Path:
+    return self.path / 'training_curves.json'
+
+  @property
+  def curves_plot(self) -> pathlib.Path:
+    return self.path / 'training_curves.png'
 
   @property
   def denoiser(self) -> pathlib.Path:

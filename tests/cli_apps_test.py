@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -110,6 +111,11 @@ def test_interpolate_between_ids_writes_grid_and_steps(runs):
   # The first cell of the grid is the first step.
   grid, first = files.read_video(out / 'interpolation.gif'), files.read_video(out / 'step_00.gif')
   assert np.abs(grid[:, :32, :32].astype(int) - first).mean() < 2.0
+  # No cell is black: the sixth of the 2 x 3 cells repeats the last step.
+  cells = grid.reshape(8, 2, 32, 3, 32, 3).transpose(1, 3, 0, 2, 4, 5).reshape(6, -1)
+  assert cells.max(axis=1).min() > 100, cells.max(axis=1)
+  last = files.read_video(out / 'step_04.gif')
+  assert np.abs(grid[:, 32:, 64:].astype(int) - last).mean() < 2.0
 
 
 def test_interpolate_between_code_files(runs):
@@ -132,6 +138,15 @@ def test_invert_inpainting_writes_files_and_metrics(runs):
     assert np.load(out / f'{name}_code.npy').shape == (32,)
   mask = files.read_video(out / 'video_00000_mask.gif')
   assert mask[:, 20:].max() == 0           # The hidden bottom half is black.
+  # Side by side: the input as seen (mask), the result, the truth; 8 frames x 3 strips.
+  assert files.read_video(out / 'video_00000_side_by_side.mp4').shape == (8, 32, 3 * 32, 3)
+  side = files.read_video(out / 'video_00000_side_by_side.gif')
+  assert side.shape == (8, 32, 96, 3)
+  assert side[:, 20:, :32].max() < 10       # The left panel is the masked input.
+  strips = iio.imread(out / 'video_00000_side_by_side.png')
+  assert strips.shape == (3 * 64, 8 * 64, 3)   # 32 px frames doubled; seen, result, truth.
+  summary = runs[1]['inpainting'][1].strip().splitlines()[-1]
+  assert summary.startswith('inpainting: PSNR ') and ' dB, SSIM 0.' in summary, summary
   assert metrics['mean']['psnr'] == pytest.approx(
       np.mean([v['psnr'] for v in metrics['videos'].values()]))
 
@@ -148,6 +163,8 @@ def test_invert_superresolution_reports_bicubic(runs):
   assert files.read_video(out / 'ball_input.mp4').shape == (8, 16, 16, 3)
   for kind in ('result', 'truth', 'bicubic'):
     assert files.read_video(out / f'ball_{kind}.mp4').shape == (8, 32, 32, 3)
+  # The 16 x 16 input enlarged to 32 x 32, the result, the truth.
+  assert files.read_video(out / 'ball_side_by_side.mp4').shape == (8, 32, 96, 3)
 
 
 def test_invert_crops_a_portrait_clip_to_the_square_and_says_so(runs):

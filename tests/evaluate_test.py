@@ -319,3 +319,16 @@ def test_unknown_table_and_bad_settings_are_refused(workdir):
     paper_tables.evaluate(workdir, 'superres', config_lib.EvalSettings(batch_size=0))
   with pytest.raises(pipeline.DataError, match='Scale 3 needs 96 x 96 ground truth'):
     paper_tables.evaluate(workdir, 'superres', config_lib.EvalSettings(scales=(2.0, 3.0)))
+
+
+def test_superresolution_side_is_at_most_the_stored_side(builder, settings):
+  from inrv_tf.evaluate import inversion_table
+  lines = []
+  stored = pipeline.video_shape(builder)[1]                         # 64: the small config.
+  wide = dataclasses.replace(settings, sr_low=32, sr_high=128)
+  assert inversion_table.superres_side(wide, builder, lines.append) == stored
+  assert lines == [f'Superresolution 32 -> {stored}: the dataset stores {stored} x {stored} '
+                   'videos (--sr_high=128 needs truth of that size).']
+  assert inversion_table.superres_side(settings, builder, lines.append) == 32   # As asked.
+  with pytest.raises(pipeline.DataError, match='--sr_low=64 needs truth larger'):
+    inversion_table.superres_side(dataclasses.replace(wide, sr_low=stored), builder, print)

@@ -161,7 +161,7 @@ def test_fvd_pipeline_end_to_end(networks, tmp_path):
   features = fvd.compute_features(network, batches, total=6, label='real', log=lines.append)
   np.testing.assert_allclose(features, standin_features(fvd.preprocess(real).numpy(), proj),
                              rtol=1e-4, atol=1e-4)
-  assert lines[-1].startswith('FVD features of real: 6/6')
+  assert lines[-1].startswith('FVD features of real: 6/6') and lines[-1].endswith('ETA 0:00:00')
 
   key = {'dataset': 'd', 'split': 'train', 'size': 32, 'frames': 4, 'count': 6,
          'network': network.identity}

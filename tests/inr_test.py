@@ -98,6 +98,7 @@ def test_matches_keras_dense_stack():
   params = []
   for layer in layers:
     params += [layer.kernel[None], layer.bias[None]]
+  assert [tuple(p.shape[1:]) for p in params] == spec.param_shapes
   np.testing.assert_allclose(inr.apply_inr(params, x).numpy()[0], y.numpy(), rtol=1e-5,
                              atol=1e-6)
 

@@ -284,3 +284,39 @@ def test_resume_with_a_new_lr_trains_at_it_and_records_it(tfds_dir, tmp_path):
   assert rates and all(float(r) == pytest.approx(5e-4) for r in rates)
   with pytest.raises(loop.WorkdirError, match='loss=.l2.; requested .l1.'):
     loop.run(config.replace(train={'loss': 'l1', 'steps': 6}), tmp_path, log=lambda _: None)
+
+
+def test_auto_precision_is_resolved_logged_and_recorded(tfds_dir, tmp_path, monkeypatch):
+  from inrv_tf.train import distribute
+  config = _tiny(tfds_dir, steps=1, precision='auto')
+  monkeypatch.setattr(distribute, 'cpu_flags', lambda: {'avx2', 'avx512_bf16'})
+  logs = []
+  loop.run(config, tmp_path, log=logs.append)
+  assert 'Precision: bfloat16 matmuls (auto: CPU avx512_bf16).' in logs
+  assert json.loads((tmp_path / 'config.json').read_text())['train']['precision'] == 'bfloat16'
+  # The same workdir on a CPU without bfloat16 units resumes in float32, and says so.
+  monkeypatch.setattr(distribute, 'cpu_flags', lambda: {'avx2'})
+  logs = []
+  loop.run(config.replace(train={'steps': 2}), tmp_path, log=logs.append)
+  assert any(line.startswith('Precision: float32 matmuls (auto: no avx512_bf16 or AMX') for line in logs)
+  history = json.loads((tmp_path / 'config_history.json').read_text())
+  assert history[-1]['changes']['train.precision'] == ['bfloat16', 'float32']
+
+
+@pytest.mark.parametrize('flags, expected', [
+    ({'avx2'}, 'float32'), ({'avx2', 'avx512f', 'avx512_bf16'}, 'bfloat16'),
+    ({'avx2', 'amx_bf16', 'amx_tile'}, 'bfloat16'), (set(), 'float32')])
+def test_resolve_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
+  from inrv_tf.train import distribute
+  from inrv_tf.train import step as step_lib
+  monkeypatch.setattr(distribute, 'cpu_flags', lambda: flags)
+  assert distribute.resolve_precision('auto')[0] == expected
+  assert step_lib.compute_dtype('auto').name == expected
+  for asked in ('float32', 'bfloat16'):     # An explicit choice is kept on any CPU.
+    assert distribute.resolve_precision(asked) == (asked, 'as asked')
+
+
+def test_zero_steps_on_a_new_workdir_is_refused_and_writes_nothing(tfds_dir, tmp_path):
+  with pytest.raises(loop.WorkdirError, match='--steps=0 and .* holds no checkpoint'):
+    loop.run(_tiny(tfds_dir, steps=0), tmp_path / 'new', log=lambda _: None)
+  assert not (tmp_path / 'new').exists()

@@ -17,6 +17,7 @@ import numpy as np
 
 from inrv_tf import config as config_lib
 from inrv_tf import files
+from inrv_tf import progress as progress_lib
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.apps import sampling
 from inrv_tf.data import pipeline
@@ -53,12 +54,13 @@ def write_rendered(model, codes, size, stems, s, grid: pathlib.Path | None = Non
   Args:
     codes: f32[N, latent_dim]; stems: N paths without suffix.
     size: (frames, height, width). s: settings (chunk_pixels, batch_size, fps).
-    grid: stem of a grid video of all N (`render.tile_videos`), if any.
+    grid: stem of a grid video of all N, if any (`render.tile_videos`: near-square,
+      row-major; cells past N repeat the last video, so none is empty).
     transform: f32[N, t, H, W, 3] -> the same, applied to each range (denoising).
   """
   outputs = [(stem, lambda frames, i=i: frames[i]) for i, stem in enumerate(stems)]
   if grid:
-    outputs.append((grid, render.tile_videos))
+    outputs.append((grid, lambda frames: render.tile_videos(frames, fill_last=True)))
   parts = render.iter_frames(model, codes, *size, s.chunk_pixels, s.batch_size)
   convert = lambda part: pipeline.to_uint8(transform(part) if transform else part).numpy()
   if render.frames_per_part(len(codes), *size[1:]) >= size[0]:
@@ -95,12 +97,17 @@ def generate_videos(workdir, out, s: config_lib.GenerateSettings,
     denoise = lambda videos: denoising.maybe_denoise(videos, workdir, True)
   codes = sampling.sample_codes(sampling.learned_codes(model), s.num_samples, s.seed, s.mode)
   np.save(out / 'codes.npy', codes)
-  for start in range(0, len(codes), s.batch_size):
-    part = codes[start:start + s.batch_size]
-    stems = [out / f'sample_{i:03d}' for i in range(start, start + len(part))]
-    write_rendered(model, part, (frames, height, width), stems, s, transform=denoise)
-  what = f'denoised {s.mode}' if s.denoise else s.mode
-  log(f'Wrote {len(codes)} {what} samples of {frames} x {height} x {width} to {out}.')
+  # A line every 10 s with the rate and ETA (a bar on a terminal).
+  progress = progress_lib.Progress(len(codes), 'Rendering', 'video', log=log)
+  with progress:
+    for start in range(0, len(codes), s.batch_size):
+      part = codes[start:start + s.batch_size]
+      stems = [out / f'sample_{i:03d}' for i in range(start, start + len(part))]
+      write_rendered(model, part, (frames, height, width), stems, s, transform=denoise)
+      progress.update(start + len(part))
+    what = f'denoised {s.mode}' if s.denoise else s.mode
+    progress.close(f'Wrote {len(codes)} {what} samples of {frames} x {height} x {width} to '
+                   f'{out} in {progress_lib.format_duration(progress.elapsed)}.')
   return [out / f'sample_{i:03d}.mp4' for i in range(len(codes))]
 
 
@@ -136,8 +143,9 @@ def interpolate_videos(workdir, out, s: config_lib.InterpolateSettings, ids=None
   """Renders the slerp path between two codes; writes the grid, the steps and codes.npy.
 
   Writes interpolation.mp4/.gif (a grid video whose cells are the K videos,
-  row-major, near-square), step_00.mp4/.gif ... (step_00 is the first end,
-  step_{K-1} the second) and codes.npy (f32[K, latent_dim]).
+  row-major, near-square: ceil(sqrt(K)) columns; the cells past K repeat the
+  second end, so no cell is empty), step_00.mp4/.gif ... (step_00 is the first
+  end, step_{K-1} the second) and codes.npy (f32[K, latent_dim]).
   """
   model, (frames, height, width), out = _load(workdir, out, s)
   z0, z1 = endpoint_codes(model, ids, paths)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import config as config_lib
+from inrv_tf import progress as progress_lib
 from inrv_tf.apps import sampling
 from inrv_tf.data import pipeline
 from inrv_tf.model import encoding
@@ -294,10 +295,12 @@ def invert(model, videos, mask, steps: int = _DEFAULTS.steps, lr: float = _DEFAU
   _reset(optimizer, lr)
   features, target = tf.constant(features), tf.constant(target)
   history, start = [], time.perf_counter()
+  progress = progress_lib.Progress(int(steps), unit='step', log=None)
   for i in range(int(steps)):
     history.append(step(features, target).numpy())
+    progress.update(i + 1)
     if log and ((i + 1) % log_every == 0 or i + 1 == steps):
-      log(f'step {i + 1}/{steps} loss {float(np.mean(history[-1])):.5f}')
+      log(f'step {i + 1}/{steps} loss {float(np.mean(history[-1])):.5f} {progress.suffix()}')
   return Inversion(code.numpy(), np.stack(history), time.perf_counter() - start)
 
 
@@ -365,7 +368,7 @@ def score(pred, target, mask=None) -> dict[str, list]:
 
 # Superresolution ---------------------------------------------------------------
 def resize_frames(videos, height: int, width: int, method: str) -> np.ndarray:
-  """Resizes every frame of f32[B, T, H, W, 3] ('area' antialiased, or 'bicubic')."""
+  """Resizes every frame of f32[B, T, H, W, 3] ('area' antialiased, 'bicubic', 'nearest')."""
   videos = np.asarray(videos, np.float32)
   b, t = videos.shape[:2]
   frames = tf.image.resize(videos.reshape(b * t, *videos.shape[2:]), [height, width],

@@ -6,10 +6,14 @@
 Per video NAME (a file's stem, or video_00012 for dataset id 12) it writes
 NAME_input (the whole video), NAME_mask (the visible input, hidden pixels
 black; not for superresolution), NAME_result (.mp4 and .gif), NAME_code.npy,
-and metrics.json (PSNR, SSIM, Context-L1, steps, seconds per video and their
-means). Superresolution adds bicubic's scores and the result's against
-bicubic, and writes NAME_truth and NAME_bicubic; --denoise adds NAME_denoised
-and its scores as <metric>_denoised. The optimisation itself is
+NAME_side_by_side (.mp4, .gif: the input as the inversion saw it, the result
+and the truth, left to right, frame by frame; .png: up to 8 frames of each,
+one strip under the other), and metrics.json (PSNR, SSIM, Context-L1, steps,
+seconds per video and their means). Superresolution adds bicubic's scores and
+the result's against bicubic, and writes NAME_truth and NAME_bicubic; its
+side by side shows the low input enlarged (nearest neighbour) to the result's
+size, and a truth panel when there is a high-resolution truth. --denoise adds
+NAME_denoised and its scores as <metric>_denoised. The optimisation itself is
 `apps.inversion`.
 """
 
@@ -21,7 +25,9 @@ from typing import Callable
 import numpy as np
 
 from inrv_tf import config as config_lib
+from inrv_tf import figures
 from inrv_tf import files
+from inrv_tf import progress as progress_lib
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.apps import inversion
 from inrv_tf.data import pipeline
@@ -142,14 +148,29 @@ def _add_denoised(outputs, scores, denoiser, target, mask=None) -> None:
       scores[f'{key}_denoised'] = value
 
 
+def side_by_side_panels(outputs) -> list:
+  """What a side-by-side shows: [as seen, result, truth] (no truth for a superresolution
+  input smaller than the result), each f32[B, T, H, W, 3] at the result's size."""
+  result = outputs['result']
+  if 'mask' in outputs:
+    return [outputs['mask'], result, outputs['input']]
+  seen = inversion.resize_frames(outputs['input'], *result.shape[2:4], 'nearest')
+  return [seen, result] + ([outputs['truth']] if 'truth' in outputs else [])
+
+
 def write_batch(names, result, scores, outputs, out: pathlib.Path, fps: int) -> dict:
-  """Writes each video's files and code; returns {name: metrics}."""
+  """Writes each video's files, side by side and code; returns {name: metrics}."""
   per_video = {}
+  panels = side_by_side_panels(outputs)
   for i, name in enumerate(names):
     for kind, batch in outputs.items():
       video = pipeline.to_uint8(batch[i]).numpy()
       for suffix in ('.mp4', '.gif'):
         files.write_video(out / f'{name}_{kind}{suffix}', video, fps)
+    videos = [pipeline.to_uint8(panel[i]).numpy() for panel in panels]
+    for suffix in ('.mp4', '.gif'):
+      files.write_video(out / f'{name}_side_by_side{suffix}', figures.side_by_side(videos), fps)
+    files.write_image(out / f'{name}_side_by_side.png', figures.strips(videos))
     np.save(out / f'{name}_code.npy', result.codes[i])
     per_video[name] = {key: values[i] for key, values in scores.items()}
     per_video[name].update(steps=result.steps, seconds=result.seconds / len(names),
@@ -185,6 +206,7 @@ def invert_videos(workdir, out, s: config_lib.InversionSettings, video_path=None
     inputs = load_inputs(config, video_path, ids, height, width, log)
     names, videos, truth = [n for n, _ in inputs], np.stack([v for _, v in inputs]), None
   per_video = {}
+  progress = progress_lib.Progress(len(names), 'Inverted', 'video', log=None)
   for start in range(0, len(names), s.batch_size):
     part = slice(start, start + s.batch_size)
     log(f'Inverting {", ".join(names[part])} ({s.task}, {s.steps} steps).')
@@ -194,6 +216,9 @@ def invert_videos(workdir, out, s: config_lib.InversionSettings, video_path=None
     else:
       outcome = masked_batch(model, videos[part], s, denoiser, log)
     per_video.update(write_batch(names[part], *outcome, out, s.fps))
+    progress.update(len(per_video))
+    if len(per_video) < len(names):
+      log(progress.line())
   keys = sorted({k for m in per_video.values() for k in m})
   summary = {'task': s.task, 'workdir': str(workdir), 'frames': int(videos.shape[1]),
              'height': int(videos.shape[2]), 'width': int(videos.shape[3]),
@@ -205,6 +230,10 @@ def invert_videos(workdir, out, s: config_lib.InversionSettings, video_path=None
   files.write_json(out / 'metrics.json', summary)
   mean = summary['mean']
   quality = f'PSNR {mean["psnr"]:.2f} dB, ' if mean.get('psnr') is not None else ''
+  if mean.get('ssim') is not None:
+    quality += f'SSIM {mean["ssim"]:.4f}, '
   log(f'{s.task}: {quality}Context-L1 {mean["context_l1"]:.2f}, '
-      f'{mean["seconds"]:.1f} s per video; wrote {out / "metrics.json"}.')
+      f'{mean["seconds"]:.1f} s per video, {len(names)} videos in '
+      f'{progress_lib.format_duration(progress.elapsed)}; wrote {out / "metrics.json"} '
+      f'and {names[0]}_side_by_side.png ...')
   return summary

@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import files
+from inrv_tf import progress
 from inrv_tf.evaluate import i3d_weights
 from inrv_tf.model import metrics
 
@@ -205,7 +206,9 @@ def compute_features(network: FeatureNetwork, batches: Iterable, total: int | No
     now = time.perf_counter()
     if log and (now - last >= every_seconds or done == total):
       rate = done / max(now - start, 1e-9)
-      log(f'FVD features of {label}: {done}/{total or "?"} ({rate:.1f} videos/s)')
+      eta = (total - done) / rate if total else None
+      log(f'FVD features of {label}: {done}/{total or "?"} ({rate:.2f} videos/s) elapsed '
+          f'{progress.format_duration(now - start)} ETA {progress.format_duration(eta)}')
       last = now
   if not features:
     raise ValueError(f'No {label} to compute features of.')

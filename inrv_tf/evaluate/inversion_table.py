@@ -12,11 +12,13 @@ to sr_low and renders it at sr_high, beside bicubic upsampling.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import numpy as np
 
 from inrv_tf import config as config_lib
+from inrv_tf import progress as progress_lib
 from inrv_tf.apps import inversion
 from inrv_tf.data import pipeline
 from inrv_tf.evaluate import table as table_lib
@@ -77,6 +79,7 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
   d = config.data
   split, ids = heldout_ids(config, builder, s)
   frames, (height, width) = d.frames, table_lib.render_size(s, config)
+  s = dataclasses.replace(s, sr_high=superres_side(s, builder, log))
   pipeline.check_size(builder, frames, s.sr_high, s.sr_high)   # Fail before any inversion.
   tasks = [t for t in inversion.TASKS if t != 'superresolution']
   masks = {t: inversion.make_mask(t, frames, height, width, s.seed) for t in tasks}
@@ -84,7 +87,7 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
   kwargs = {'steps': s.inversion_steps, 'seed': s.seed, 'chunk_pixels': s.chunk_pixels}
   videos = table_lib.load_videos(builder, split, ids, frames, height, width, s.batch_size)
   highs = table_lib.load_videos(builder, split, ids, frames, s.sr_high, s.sr_high, s.batch_size)
-  done = 0
+  done, progress = 0, progress_lib.Progress(len(ids), unit='video', log=None)
   for truth, high in zip(videos, highs):
     for task in tasks:
       result = inversion.invert(model, pipeline.to_float(truth).numpy(), masks[task], **kwargs)
@@ -93,7 +96,8 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
                        task in QUALITY_TASKS, result.seconds, identity)
     _superres_batch(model, high, scores, s, kwargs, identity)
     done += len(truth)
-    log(f'Inversion tasks: {done}/{len(ids)} held-out videos.')
+    progress.update(done)
+    log(f'Inversion tasks: {done}/{len(ids)} held-out videos, {progress.suffix()}.')
   factor = f'Sup. {s.sr_high / s.sr_low:g}x'
   rows = [scores[t].row(TASK_LABELS[t], 'INR-V', True) for t in tasks]
   rows += [scores['bicubic'].row(factor, 'Bicubic', False),
@@ -107,6 +111,21 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
               'identity': 'face model' if identity else None}
   return table_lib.Table('inversion', f'Table 6: inversion of {len(ids)} held-out videos '
                f'({d.dataset}, {frames} x {height} x {width})', columns, rows, settings)
+
+
+def superres_side(s: config_lib.EvalSettings, builder, log) -> int:
+  """Superresolution's output side: --sr_high (128, the paper's), at most the dataset's
+  stored side (the truth it is scored against); it must stay above --sr_low."""
+  stored = [side for side in pipeline.video_shape(builder)[1:3] if side]
+  side = min([s.sr_high] + stored)
+  if side <= s.sr_low:
+    raise pipeline.DataError(
+        f'Superresolution from --sr_low={s.sr_low} needs truth larger than that; the '
+        f'dataset stores {stored[0]} x {stored[-1]} videos: give a smaller --sr_low.')
+  if side < s.sr_high:
+    log(f'Superresolution {s.sr_low} -> {side}: the dataset stores {stored[0]} x '
+        f'{stored[-1]} videos (--sr_high={s.sr_high} needs truth of that size).')
+  return side
 
 
 def _context(pred, truth, mask) -> np.ndarray:

@@ -3,6 +3,7 @@
     table = reconstruction_table(config, model, builder, settings, log)      # Table 1
     summary = dict(reconstruction_quality(model, builder, config, out_dir))  # end of training
     strips = filmstrips(model, config, count=2)                              # TensorBoard images
+    image = write_montage(model, builder, config, 'montage.png', count=8)     # truth vs render
 
 Reconstruction quality has one definition here, Table 1's: each training
 video rendered from its learned code at the training size, both sides as
@@ -17,6 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from inrv_tf import config as config_lib
+from inrv_tf import figures
 from inrv_tf import files
 from inrv_tf.apps import sampling
 from inrv_tf.data import pipeline
@@ -90,6 +92,23 @@ def filmstrips(model, config: config_lib.Config, count: int) -> np.ndarray:
                                                 d.width)).numpy()
   frames = video[:, ::max(1, video.shape[1] // 8)][:, :8]          # [n, k, H, W, 3]
   return np.concatenate(list(frames.transpose(1, 0, 2, 3, 4)), axis=2)   # [n, H, k*W, 3]
+
+
+def write_montage(model, builder, config: config_lib.Config, path,
+                  count: int = figures.MONTAGE_VIDEOS) -> np.ndarray:
+  """Renders the first `count` training videos at the training size; writes the PNG of
+  their truth over their reconstruction (`figures.montage`).
+
+  Returns:
+    The montage, uint8[rows, columns, 3].
+  """
+  d = config.data
+  pairs = list(training_set_pairs(model, builder, config, (d.frames, d.height, d.width),
+                                  config_lib.EvalSettings(batch_size=4), count=count))
+  image = figures.montage(np.concatenate([truth for _, truth, _ in pairs]),
+                          np.concatenate([pred for pred, _, _ in pairs]))
+  files.write_image(path, image)
+  return image
 
 
 def reconstruction_table(config, model, builder, s: config_lib.EvalSettings,

@@ -236,12 +236,14 @@ def render_codes(model, codes, frames: int, height: int, width: int,
   return np.concatenate(videos, axis=0)
 
 
-def tile_videos(videos, columns: int | None = None) -> np.ndarray:
+def tile_videos(videos, columns: int | None = None, fill_last: bool = False) -> np.ndarray:
   """Tiles videos into one grid video, row-major, in a near-square grid.
 
   Args:
     videos: [N, T, H, W, C] (any dtype); columns: cells per row
-      (default ceil(sqrt(N))). Cells past N are left zero (black).
+      (default ceil(sqrt(N))).
+    fill_last: cells past N repeat the last video (a walk that holds at its
+      end); otherwise they are zero (black).
   Returns:
     [T, rows * H, columns * W, C], same dtype.
   """
@@ -253,6 +255,8 @@ def tile_videos(videos, columns: int | None = None) -> np.ndarray:
   rows = -(-n // columns)
   cells = np.zeros((rows * columns, t, h, w, c), videos.dtype)
   cells[:n] = videos
+  if fill_last:
+    cells[n:] = videos[-1]
   # [rows, columns, T, H, W, C] -> [T, rows, H, columns, W, C]
   grid = cells.reshape(rows, columns, t, h, w, c).transpose(2, 0, 3, 1, 4, 5)
   return grid.reshape(t, rows * h, columns * w, c)

@@ -75,3 +75,55 @@ def onednn_enabled() -> bool:
   except ImportError:  # A TensorFlow without the probe: say nothing either way.
     return False
   return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def cpu_model() -> str:
+  """The CPU's model name from /proc/cpuinfo ('' where there is none)."""
+  for line in _cpuinfo().splitlines():
+    if line.startswith('model name'):
+      return line.split(':', 1)[1].strip()
+  return ''
+
+
+def cpu_flags() -> set[str]:
+  """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+  for line in _cpuinfo().splitlines():
+    if line.startswith('flags'):
+      return set(line.split(':', 1)[1].split())
+  return set()
+
+
+def _cpuinfo() -> str:
+  try:
+    with open('/proc/cpuinfo') as f:
+      return f.read()
+  except OSError:
+    return ''
+
+
+def bfloat16_units() -> str | None:
+  """What computes bfloat16 matmuls natively here, or None.
+
+  A GPU of compute capability 8.0 or newer (Ampere and later: bfloat16 tensor
+  cores), else a CPU with AMX (amx_bf16) or AVX-512 bfloat16 (avx512_bf16).
+  Elsewhere bfloat16 is emulated and slower than float32 (benchmarks/README.md).
+  """
+  for gpu in tf.config.list_physical_devices('GPU'):
+    capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
+    if capability and tuple(capability) >= (8, 0):
+      return f'GPU {tf.config.experimental.get_device_details(gpu).get("device_name", "")}'
+  flags = cpu_flags()
+  for flag in ('amx_bf16', 'avx512_bf16'):
+    if flag in flags:
+      return f'CPU {flag}'
+  return None
+
+
+def resolve_precision(precision: str) -> tuple[str, str]:
+  """'auto' -> 'bfloat16' where bfloat16 units exist, else 'float32'; with the reason."""
+  if precision != 'auto':
+    return precision, 'as asked'
+  units = bfloat16_units()
+  if units:
+    return 'bfloat16', f'auto: {units}'
+  return 'float32', 'auto: no avx512_bf16 or AMX on this CPU, no Ampere or newer GPU'

@@ -5,7 +5,11 @@
 `run` reads top to bottom: input data, model, checkpoint, the loop over
 progressive stages (`train.schedule`), then the outputs. The step itself is
 `train.step.make_train_step`; the reconstruction quality written at the end
-comes from the evaluator of Table 1 (`evaluate.reconstruction_table`).
+comes from the evaluator of Table 1 (`evaluate.reconstruction_table`), the
+pictures (a montage of truth against reconstruction, the loss and PSNR
+curves) from `inrv_tf.figures`. Progress lines end with the elapsed time and
+an ETA (`inrv_tf.progress`); their numbers are kept in the workdir
+(`train.curves`), so the curves of a resumed run cover all of it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from inrv_tf import config as config_lib
+from inrv_tf import figures
 from inrv_tf import files
+from inrv_tf import progress as progress_lib
 from inrv_tf import workdir as workdir_lib
 from inrv_tf.data import batches as batches_lib
 from inrv_tf.data import clip_cache
@@ -29,6 +35,7 @@ from inrv_tf.data import pipeline
 from inrv_tf.data import video_store
 from inrv_tf.evaluate import reconstruction_table
 from inrv_tf.model import lpips as lpips_lib
+from inrv_tf.train import curves as curves_lib
 from inrv_tf.train import distribute
 from inrv_tf.train import schedule
 from inrv_tf.train import step as step_lib
@@ -38,6 +45,22 @@ WorkdirError = workdir_lib.WorkdirError
 
 class NonFiniteLossError(FloatingPointError):
   """The loss became NaN or infinite."""
+
+
+def input_options() -> tf.data.Options:
+  """The training stream's tf.data options: tf.data's autotuning model thread off.
+
+  In TensorFlow 2.21 that thread does not wake when its iterator is deleted:
+  the deletion waits out the thread's optimization period, which doubles up
+  to 60 s, so a finished run sat silent for up to a minute before it exited
+  (py-spy: the main thread in RootDataset::Iterator::~Iterator, waiting on
+  the thread in Model::OptimizeLoop). Without it, AUTOTUNE still means
+  something: prefetch sizes its buffer with its own autotuner and parallel
+  maps run at tf.data's default parallelism (the cores).
+  """
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return options
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -122,18 +145,29 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
         log: Callable[[str], None] = print) -> dict:
   """Trains (or resumes) a run in `workdir`; returns the final metrics.
 
+  Logs a line every `log_every` steps (`step N/M loss L psnr P dB R pixels/s
+  input wait W% elapsed H:MM:SS ETA H:MM:SS`) and ends with `Trained N steps
+  in H:MM:SS; reconstruction PSNR x dB, SSIM y` (the time of this call).
+
   Raises:
     WorkdirError, pipeline.DataError: bad workdir or data (nothing is written).
     NonFiniteLossError: a non-finite loss or gradient; checkpoints that lead into it
       are moved aside (the message names the last good one).
   """
+  started = time.monotonic()
   strategy = strategy or tf.distribute.get_strategy()
   chief = distribute.is_chief(strategy)
   workdir = workdir_lib.Workdir(workdir)
+  if config.train.steps == 0 and not tf.train.latest_checkpoint(str(workdir.checkpoints)):
+    raise WorkdirError(f'--steps=0 and {workdir} holds no checkpoint: nothing would be '
+                       'trained (an untrained model\'s metrics); give --steps.')
 
   # ---------------------------------------------------------------- Input data
   builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
   config = pipeline.resolve_num_videos(config, builder)
+  precision, why = distribute.resolve_precision(config.train.precision)
+  config = config.replace(train={'precision': precision})   # config.json: what ran.
+  log(f'Precision: {precision} matmuls ({why}).')
   encoder = clip_cache.load_encoder(config)   # Before the workdir: bad weights write nothing.
   # One trainer per workdir: the chief holds <workdir>/train.lock until the run
   # returns, and first removes what a killed run left behind.
@@ -142,12 +176,16 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
       owned.enter_context(workdir.lock(log))
       workdir.clean_leftovers(log)
     workdir.prepare(config, chief, log)
-    return _train(config, workdir, builder, encoder, strategy, chief, log)
+    return _train(config, workdir, builder, encoder, strategy, chief, log, started, owned)
 
 
 def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, encoder,
-           strategy: tf.distribute.Strategy, chief: bool, log: Callable[[str], None]) -> dict:
-  """`run` once the workdir is this process's: stages, model, checkpoint, loop, outputs."""
+           strategy: tf.distribute.Strategy, chief: bool, log: Callable[[str], None],
+           started: float, owned: contextlib.ExitStack) -> dict:
+  """`run` once the workdir is this process's: stages, model, checkpoint, loop, outputs.
+
+  What must end before `run` returns (the summary writer) goes on `owned`.
+  """
   stages = schedule.make_stages(config.model.num_videos, config.train.batch_size,
                                 config.train.progressive, config.train.stage_max_epochs)
   # Video-CLIP trains on cached frame embeddings (f32[N, T, D]), never on CLIP.
@@ -186,11 +224,14 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
     log(f'Resumed from {restored} at step {int(state.step.numpy())}.')
   writer = tf.summary.create_file_writer(str(workdir.summaries)) if chief else (
       tf.summary.create_noop_writer())
+  owned.callback(writer.close)     # Flushed and closed when `run` returns, not at exit.
 
   # ---------------------------------------------------------------- Train loop
   t = config.train
   pixels_per_step = t.batch_size * max(1, round(features.shape[0] * d.pixel_fraction))
-  step = int(state.step.numpy())
+  step = first_step = int(state.step.numpy())
+  progress = progress_lib.Progress(t.steps, unit='step', initial=step, log=None)
+  curves = curves_lib.Curves.load(workdir.curves_file, up_to_step=step)
   while step < t.steps:
     stage = stages[int(state.stage.numpy())]
     stage_start = int(state.stage_start.numpy())
@@ -201,53 +242,58 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
         lambda ctx, s=steps_in_stage: batches_lib.make_dataset(
             builder, d, config.model.num_videos, t.batch_size, t.seed, start_step=s,
             input_context=ctx, frame_embeddings=frame_embeddings, stage_ids=stage_ids,
-            stage=stage.index, store=store))
+            stage=stage.index, store=store).with_options(input_options()))
     log(f'Stage {stage.index}: {stage.num_videos} videos from step {step}.')
     epoch_losses, tick, tick_step = [], time.perf_counter(), step
     # The time spent waiting for the next batch is measured apart from the
     # step: with prefetching it should stay near zero (logged as input wait).
     batches, waited = iter(dataset), 0.0
-    while True:
-      wait_start = time.perf_counter()
-      try:
-        batch = next(batches)
-      except StopIteration:
-        break
-      waited += time.perf_counter() - wait_start
-      out = train_step(batch)
-      loss, mse, grad_sq = (float(out[k]) for k in ('loss', 'mse', 'grad_sq'))
-      if not (np.isfinite(loss) and np.isfinite(grad_sq)):
-        raise _diverged(checkpointer, workdir, step + 1, loss, grad_sq, t.lr)
-      step += 1
-      steps_in_stage += 1
-      epoch_losses.append(loss)
-      if step % t.log_every == 0 or step == t.steps:
-        seconds = time.perf_counter() - tick
-        rate = pixels_per_step * (step - tick_step) / max(seconds, 1e-9)
-        input_wait = waited / max(seconds, 1e-9)
-        log(f'step {step}/{t.steps} loss {loss:.5f} psnr {psnr_from_mse(mse):.2f} dB '
-            f'{rate:,.0f} pixels/s input wait {100 * input_wait:.1f}%')
-        with writer.as_default(step=step):
-          tf.summary.scalar('train/loss', loss)
-          tf.summary.scalar('train/psnr', psnr_from_mse(mse))
-          tf.summary.scalar('train/pixels_per_second', rate)
-          tf.summary.scalar('train/input_wait_fraction', input_wait)
-          tf.summary.scalar('train/stage_videos', stage.num_videos)
-        tick, tick_step, waited = time.perf_counter(), step, 0.0
-      if step % t.checkpoint_every == 0:
-        checkpointer.save(step)
-        if chief:
-          _write_filmstrips(state.model, config, writer, step)
-      if steps_in_stage % stage.steps_per_epoch == 0:
-        epoch_loss = float(np.mean(epoch_losses))
-        epoch_losses = []
-        if schedule.stage_done(stage, steps_in_stage, epoch_loss, t.stage_threshold):
-          log(f'Stage {stage.index} done at step {step} (epoch loss {epoch_loss:.5f}).')
-          state.stage.assign(stage.index + 1)
-          state.stage_start.assign(step)
+    try:
+      while True:
+        wait_start = time.perf_counter()
+        try:
+          batch = next(batches)
+        except StopIteration:
           break
-      if step >= t.steps:
-        break
+        waited += time.perf_counter() - wait_start
+        out = train_step(batch)
+        loss, mse, grad_sq = (float(out[k]) for k in ('loss', 'mse', 'grad_sq'))
+        if not (np.isfinite(loss) and np.isfinite(grad_sq)):
+          raise _diverged(checkpointer, workdir, step + 1, loss, grad_sq, t.lr)
+        step += 1
+        steps_in_stage += 1
+        epoch_losses.append(loss)
+        progress.update(step)
+        if step % t.log_every == 0 or step == t.steps:
+          seconds = time.perf_counter() - tick
+          row = {'step': step, 'loss': loss, 'psnr': psnr_from_mse(mse),
+                 'stage_videos': stage.num_videos, 'input_wait': waited / max(seconds, 1e-9),
+                 'pixels_per_second': pixels_per_step * (step - tick_step) / max(seconds, 1e-9)}
+          log(f'step {step}/{t.steps} loss {loss:.5f} psnr {row["psnr"]:.2f} dB '
+              f'{row["pixels_per_second"]:,.0f} pixels/s input wait '
+              f'{100 * row["input_wait"]:.1f}% {progress.suffix()}')
+          _write_scalars(writer, step, row)
+          curves.add(**row)
+          if chief:
+            curves.save()
+          tick, tick_step, waited = time.perf_counter(), step, 0.0
+        if step % t.checkpoint_every == 0:
+          checkpointer.save(step)
+          if chief:
+            _write_filmstrips(state.model, config, writer, step)
+        if steps_in_stage % stage.steps_per_epoch == 0:
+          epoch_loss = float(np.mean(epoch_losses))
+          epoch_losses = []
+          if schedule.stage_done(stage, steps_in_stage, epoch_loss, t.stage_threshold):
+            log(f'Stage {stage.index} done at step {step} (epoch loss {epoch_loss:.5f}), '
+                f'{progress.suffix()}.')
+            state.stage.assign(stage.index + 1)
+            state.stage_start.assign(step)
+            break
+        if step >= t.steps:
+          break
+    finally:
+      del batches, dataset   # The stream and its threads end here, not when run returns.
   if checkpointer.saved_step() != step:
     checkpointer.save(step)
 
@@ -258,16 +304,35 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
       state.model, builder, config, workdir.reconstructions, t.summary_videos))
   summary['step'] = step
   files.write_json(workdir.metrics_file, summary)
+  montage = reconstruction_table.write_montage(state.model, builder, config,
+                                              workdir.montage_file)
+  figures.plot_training_curves(curves.columns, workdir.curves_plot,
+                               f'{config.data.dataset}, {workdir.path.name}')
   with writer.as_default(step=step):
     for name in ('psnr', 'ssim', 'error'):
       tf.summary.scalar(f'final/{name}', summary[name])
+    tf.summary.image('final/montage', montage[None])
   writer.flush()
-  log(f'Wrote {min(t.summary_videos, config.model.num_videos)} reconstructions to '
-      f'{workdir.reconstructions}.')
-  log(f'Reconstruction over {summary["num_videos"]} training videos: '
-      f'PSNR {summary["psnr"]:.2f} dB, SSIM {summary["ssim"]:.4f} '
-      f'(written to {workdir.metrics_file}).')
+  montage_videos = min(figures.MONTAGE_VIDEOS, config.model.num_videos)
+  log(f'Wrote {min(t.summary_videos, config.model.num_videos)} reconstructions and a '
+      f'montage of {montage_videos} to {workdir.reconstructions}, the loss and PSNR curves '
+      f'to {workdir.curves_plot}, the metrics over {summary["num_videos"]} training videos '
+      f'to {workdir.metrics_file}.')
+  resumed = f' (resumed at step {first_step})' if first_step else ''
+  log(f'Trained {step - first_step} steps{resumed} in '
+      f'{progress_lib.format_duration(time.monotonic() - started)}; reconstruction PSNR '
+      f'{summary["psnr"]:.2f} dB, SSIM {summary["ssim"]:.4f}')
   return summary
+
+
+def _write_scalars(writer, step: int, row: dict) -> None:
+  """A progress line's numbers as TensorBoard scalars (train/...)."""
+  with writer.as_default(step=step):
+    tf.summary.scalar('train/loss', row['loss'])
+    tf.summary.scalar('train/psnr', row['psnr'])
+    tf.summary.scalar('train/pixels_per_second', row['pixels_per_second'])
+    tf.summary.scalar('train/input_wait_fraction', row['input_wait'])
+    tf.summary.scalar('train/stage_videos', row['stage_videos'])
 
 
 def _write_filmstrips(model, config: config_lib.Config, writer, step: int) -> None:

@@ -21,6 +21,7 @@ from inrv_tf import config as config_lib
 from inrv_tf.model import inr
 from inrv_tf.model import inrv as model_lib
 from inrv_tf.model import losses
+from inrv_tf.train import distribute
 from inrv_tf.train import optimizers
 
 
@@ -40,6 +41,8 @@ class TrainState:
 
 
 def compute_dtype(precision: str) -> tf.DType:
+  """The matmul dtype of a TrainConfig.precision ('auto' resolved for this machine)."""
+  precision, _ = distribute.resolve_precision(precision)
   return {'float32': tf.float32, 'bfloat16': tf.bfloat16}[precision]
 
 

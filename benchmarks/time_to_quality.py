@@ -1,0 +1,124 @@
+"""Time to quality: how long training takes to reach a reconstruction PSNR.
+
+    python benchmarks/time_to_quality.py --dataset=video_folder/f25_s64_st1_... \
+        --preset=paper --size=64 --batch_size=1 --budget_s=1200 --targets=18,20,22
+
+Trains a preset on a dataset for a wall-clock budget (--budget_s of training
+time, or --steps), and every --eval_every_s seconds of training evaluates the
+reconstruction of every training video as Table 1 defines it (uint8 on
+[0, 255], PSNR and SSIM averaged over the videos; the clock is paused while it
+evaluates). Prints one JSON line per evaluation (seconds, steps, psnr, ssim),
+then one with the seconds and steps at which each --targets PSNR was first
+reached (null if never), and the CPU (model name; bfloat16 units) it ran on.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+
+import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import common  # noqa: E402  (benchmarks/common.py)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string('preset', 'paper', 'paper, small, or another of config.PRESETS.')
+flags.DEFINE_string('dataset', 'bouncing_balls', 'Dataset (name, NAME/CONFIG or a path).')
+flags.DEFINE_string('data_dir', None, 'TFDS data_dir.')
+flags.DEFINE_integer('frames', None, 'Frames per video (default: the preset\'s).')
+flags.DEFINE_integer('size', None, 'Square training size (default: the preset\'s).')
+flags.DEFINE_integer('num_videos', None, 'Videos (default: all).')
+flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
+flags.DEFINE_float('lr', None, 'Adam learning rate (default: the preset\'s).')
+flags.DEFINE_float('pixel_fraction', None, 'Fraction of pixels per step.')
+flags.DEFINE_string('precision', None, 'float32, bfloat16 or auto.')
+flags.DEFINE_integer('seed', 0, 'Seed.')
+flags.DEFINE_float('budget_s', 600.0, 'Seconds of training (evaluation excluded).')
+flags.DEFINE_integer('steps', None, 'Stop after this many steps instead (or first).')
+flags.DEFINE_float('eval_every_s', 60.0, 'Seconds of training between evaluations.')
+flags.DEFINE_list('targets', ['18', '20', '22', '24'], 'PSNR targets in dB.')
+
+
+def main(argv):
+  del argv
+  import numpy as np
+  import tensorflow as tf
+  from absl import logging
+  from inrv_tf import config as config_lib
+  from inrv_tf.data import batches
+  from inrv_tf.data import pipeline
+  from inrv_tf.data import video_store
+  from inrv_tf.evaluate import reconstruction_table
+  from inrv_tf.train import distribute
+  from inrv_tf.train import step as step_lib
+  logging.set_verbosity(logging.WARNING)
+  data = {'dataset': FLAGS.dataset, 'data_dir': FLAGS.data_dir,
+          **config_lib.dataset_defaults(FLAGS.dataset).get('data', {})}
+  if FLAGS.frames:
+    data['frames'] = FLAGS.frames
+  if FLAGS.size:
+    data.update(height=FLAGS.size, width=FLAGS.size)
+  for name in ('num_videos', 'pixel_fraction'):
+    if FLAGS[name].value is not None:
+      data[name] = FLAGS[name].value
+  train = {'seed': FLAGS.seed, 'progressive': False,
+           **config_lib.dataset_defaults(FLAGS.dataset).get('train', {})}
+  for name in ('batch_size', 'lr', 'precision'):
+    if FLAGS[name].value is not None:
+      train[name] = FLAGS[name].value
+  config = config_lib.preset(FLAGS.preset).replace(data=data, train=train)
+  builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
+  config = pipeline.resolve_num_videos(config, builder)
+  precision, why = distribute.resolve_precision(config.train.precision)
+  config = config.replace(train={'precision': precision})
+  strategy = tf.distribute.get_strategy()
+  state = step_lib.create_state(config, strategy)
+  d = config.data
+  features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
+                         trainable=False)
+  train_step = step_lib.make_train_step(state, config, strategy, features)
+  store = video_store.VideoStore(builder, d, config.model.num_videos, log=lambda _: None)
+  ds = batches.make_dataset(builder, d, config.model.num_videos, config.train.batch_size,
+                            config.train.seed, store=store)
+  targets = sorted(float(t) for t in FLAGS.targets)
+  reached = {t: None for t in targets}
+  header = {'benchmark': 'time_to_quality', 'preset': FLAGS.preset, 'dataset': FLAGS.dataset,
+            'videos': config.model.num_videos, 'frames': d.frames, 'size': d.height,
+            'batch_size': config.train.batch_size, 'lr': config.train.lr,
+            'pixel_fraction': d.pixel_fraction, 'precision': precision, 'precision_why': why,
+            'seed': FLAGS.seed, **common.cpu()}
+  print(json.dumps({**header, 'event': 'start'}), flush=True)
+  trained, steps, next_eval = 0.0, 0, 0.0
+  batches_iter = iter(ds)
+  while True:
+    if trained >= next_eval:
+      quality = dict(reconstruction_table.reconstruction_quality(state.model, builder, config))
+      print(json.dumps({'benchmark': 'time_to_quality', 'seconds': round(trained, 1),
+                        'steps': steps, 'psnr': round(quality['psnr'], 3),
+                        'ssim': round(quality['ssim'], 4)}), flush=True)
+      for t in targets:
+        if reached[t] is None and quality['psnr'] >= t:
+          reached[t] = {'seconds': round(trained, 1), 'steps': steps}
+      next_eval += FLAGS.eval_every_s
+      if trained >= FLAGS.budget_s or (FLAGS.steps and steps >= FLAGS.steps):
+        break
+    start = time.perf_counter()
+    out = train_step(next(batches_iter))
+    if not np.isfinite(float(out['loss'])):
+      raise FloatingPointError(f'Loss is {float(out["loss"])} at step {steps + 1}.')
+    trained += time.perf_counter() - start
+    steps += 1
+    if FLAGS.steps and steps >= FLAGS.steps:
+      next_eval = trained       # Evaluate once more at the last step, then stop.
+  print(json.dumps({**header, 'event': 'end', 'seconds': round(trained, 1), 'steps': steps,
+                    'time_to': {f'{t:g}': reached[t] for t in targets}}), flush=True)
+
+
+if __name__ == '__main__':
+  app.run(main)
