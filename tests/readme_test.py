@@ -10,6 +10,7 @@ and the output folders (`out/`, `/tmp/models`) by a temporary folder. Each
 block must exit 0.
 """
 
+import concurrent.futures
 import os
 import pathlib
 import re
@@ -68,18 +69,38 @@ def test_the_readme_has_runnable_blocks():
     assert QUICKSTART_WORKDIR in block, block
 
 
-@pytest.mark.large
-@pytest.mark.parametrize('block', BLOCKS, ids=[_block_id(b) for b in BLOCKS])
-def test_readme_block_runs(block, apps_workdir, tmp_path):
-  reason = skip_reason(block)
-  if reason:
-    pytest.skip(reason)
+def _run_block(block: str, workdir_copy, tmp_path) -> subprocess.CompletedProcess:
+  """Runs one block's lines in bash on a copy of the trained workdir."""
   workdir = tmp_path / 'balls'        # A copy: blocks add a denoiser, tables, exports.
-  shutil.copytree(apps_workdir, workdir)
+  shutil.copytree(workdir_copy, workdir)
   script = (block.replace(QUICKSTART_WORKDIR, str(workdir))
             .replace('/tmp/models', str(tmp_path / 'models'))
             .replace('out/', f'{tmp_path}/out/'))
   env = {**os.environ, 'PATH': f'{os.path.dirname(sys.executable)}:{os.environ["PATH"]}'}
   result = subprocess.run(['bash', '-euo', 'pipefail', '-c', script], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
-  assert result.returncode == 0, (script, result.stdout[-2000:], result.stderr[-3000:])
+  result.script = script
+  return result
+
+
+@pytest.fixture(scope='module')
+def block_results(apps_workdir, tmp_path_factory, request):
+  """The runnable blocks of the selected tests, two at a time (each is mostly one
+  core's work while TensorFlow imports): {block: CompletedProcess}."""
+  selected = {item.callspec.params['block'] for item in request.session.items
+              if item.originalname == 'test_readme_block_runs'}
+  runnable = [b for b in BLOCKS if skip_reason(b) is None and b in selected]
+  with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+    futures = {b: pool.submit(_run_block, b, apps_workdir, tmp_path_factory.mktemp('block'))
+               for b in runnable}
+  return {b: f.result() for b, f in futures.items()}
+
+
+@pytest.mark.large
+@pytest.mark.parametrize('block', BLOCKS, ids=[_block_id(b) for b in BLOCKS])
+def test_readme_block_runs(block, block_results):
+  reason = skip_reason(block)
+  if reason:
+    pytest.skip(reason)
+  result = block_results[block]
+  assert result.returncode == 0, (result.script, result.stdout[-2000:], result.stderr[-3000:])
