@@ -27,7 +27,6 @@ import hashlib
 import json
 import pathlib
 import re
-import time
 from typing import Callable, Iterable
 
 import numpy as np
@@ -199,17 +198,14 @@ def compute_features(network: FeatureNetwork, batches: Iterable, total: int | No
   Returns:
     f32[N, D].
   """
-  features, done, start, last = [], 0, time.perf_counter(), -np.inf
+  features = []
+  tracker = progress.Progress(total or 0, f'FVD features of {label}', 'video', log=log,
+                              every=every_seconds)
   for batch in batches:
     features.append(network.embed(batch))
-    done += len(features[-1])
-    now = time.perf_counter()
-    if log and (now - last >= every_seconds or done == total):
-      rate = done / max(now - start, 1e-9)
-      eta = (total - done) / rate if total else None
-      log(f'FVD features of {label}: {done}/{total or "?"} ({rate:.2f} videos/s) elapsed '
-          f'{progress.format_duration(now - start)} ETA {progress.format_duration(eta)}')
-      last = now
+    tracker.advance(len(features[-1]))
+  if log and features:
+    log(tracker.line())            # The last line: the count, rate, elapsed time, ETA 0.
   if not features:
     raise ValueError(f'No {label} to compute features of.')
   return np.concatenate(features, axis=0)

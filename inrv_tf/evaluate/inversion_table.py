@@ -87,7 +87,7 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
   kwargs = {'steps': s.inversion_steps, 'seed': s.seed, 'chunk_pixels': s.chunk_pixels}
   videos = table_lib.load_videos(builder, split, ids, frames, height, width, s.batch_size)
   highs = table_lib.load_videos(builder, split, ids, frames, s.sr_high, s.sr_high, s.batch_size)
-  done, progress = 0, progress_lib.Progress(len(ids), unit='video', log=None)
+  progress = progress_lib.Progress(len(ids), unit='video', log=None)
   for truth, high in zip(videos, highs):
     for task in tasks:
       result = inversion.invert(model, pipeline.to_float(truth).numpy(), masks[task], **kwargs)
@@ -95,9 +95,8 @@ def inversion_table(config, model, builder, s: config_lib.EvalSettings, log,
       scores[task].add(pred, truth, _context(pred, truth, masks[task]),
                        task in QUALITY_TASKS, result.seconds, identity)
     _superres_batch(model, high, scores, s, kwargs, identity)
-    done += len(truth)
-    progress.update(done)
-    log(f'Inversion tasks: {done}/{len(ids)} held-out videos, {progress.suffix()}.')
+    progress.advance(len(truth))
+    log(f'Inversion tasks: {progress.done}/{len(ids)} held-out videos, {progress.suffix()}.')
   factor = f'Sup. {s.sr_high / s.sr_low:g}x'
   rows = [scores[t].row(TASK_LABELS[t], 'INR-V', True) for t in tasks]
   rows += [scores['bicubic'].row(factor, 'Bicubic', False),

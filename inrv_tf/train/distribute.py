@@ -109,9 +109,9 @@ def bfloat16_units() -> str | None:
   Elsewhere bfloat16 is emulated and slower than float32 (benchmarks/README.md).
   """
   for gpu in tf.config.list_physical_devices('GPU'):
-    capability = tf.config.experimental.get_device_details(gpu).get('compute_capability')
-    if capability and tuple(capability) >= (8, 0):
-      return f'GPU {tf.config.experimental.get_device_details(gpu).get("device_name", "")}'
+    details = tf.config.experimental.get_device_details(gpu)
+    if tuple(details.get('compute_capability') or ()) >= (8, 0):
+      return f'GPU {details.get("device_name", "")}'
   flags = cpu_flags()
   for flag in ('amx_bf16', 'avx512_bf16'):
     if flag in flags:
