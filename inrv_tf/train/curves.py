@@ -8,7 +8,7 @@
 A run resumed at step k first drops the points after k (a run killed after
 logging step 1,700 whose last checkpoint is step 1,500 trains steps 1,501..
 again), so the file holds one point per logged step of the run that led to
-the checkpoint, and the plot at the end (`evaluate.figures`) covers the whole
+the checkpoint, and the plot at the end (`inrv_tf.figures`) covers the whole
 run, however many processes trained it.
 """
 
