@@ -5,9 +5,10 @@
 
 Inverts --batch videos of --frames x --size x --size (default 25 x 32 x 32, the
 paper's superresolution input) on all pixels for --steps Adam steps (the
-default of `inversion.invert`), from the mean code. The targets are videos of
-the model's own space, rendered from random codes (a Gaussian fitted to the
-learned codes), so a plateau exists and is reachable.
+default of `inversion.invert`), from the mean code. With --workdir the targets
+are the first --batch videos of the workdir's training data, resized to the
+inverted size (real video when the model was trained on real video); without
+it, videos of the untrained model's own space, rendered from random codes.
 
 The plateau is the first step whose running-best PSNR is within --plateau_db of
 the best PSNR of the whole run; `seconds_to_plateau` is the wall time of the
@@ -36,7 +37,7 @@ from absl import flags  # noqa: E402
 import common  # noqa: E402  (benchmarks/common.py: the matmul ceiling)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model size when no --workdir.')
+flags.DEFINE_enum('preset', 'paper', ['paper', 'fast', 'small'], 'Model size when no --workdir.')
 flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
 flags.DEFINE_integer('size', 32, 'Square size inverted at.')
 flags.DEFINE_integer('frames', 25, 'Frames per video.')
@@ -68,8 +69,8 @@ def main(argv):
   frames, size, batch = FLAGS.frames, FLAGS.size, FLAGS.batch
   if FLAGS.workdir:
     from inrv_tf.data import pipeline
-    from inrv_tf import files
-    config = files.read_config(FLAGS.workdir)
+    from inrv_tf import workdir as workdir_lib
+    config = workdir_lib.read_config(FLAGS.workdir)
     builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
     truth = next(iter(pipeline.eval_dataset(builder, config.data, batch, batch)))['video']
     videos = np.stack([inversion.prepare_video(v, frames, size, size) for v in truth.numpy()])
