@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-flags.DEFINE_enum('preset', 'small', ['paper', 'small'], 'Preset.')
+flags.DEFINE_enum('preset', 'small', ['paper', 'fast', 'small'], 'Preset.')
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
 flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')

@@ -31,7 +31,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defined on demand, so that benchmarks/invert.py can import the helpers here."""
-  flags.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model size when no --workdir.')
+  flags.DEFINE_enum('preset', 'paper', ['paper', 'fast', 'small'], 'Model size when no --workdir.')
   flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
   flags.DEFINE_list('sizes', ['128'], 'Square sizes to render (--frames frames each).')
   flags.DEFINE_list('shapes', [], 'Shapes FRAMESxHEIGHTxWIDTH to render instead of --sizes, '

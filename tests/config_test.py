@@ -40,3 +40,15 @@ def test_validate(section, changes, message):
 def test_unknown_fields_rejected():
   with pytest.raises(ValueError, match='Unknown ModelConfig fields'):
     config_lib.Config.from_dict({'model': {'wdith': 3}})
+
+
+def test_fast_preset_is_the_paper_model_on_a_quarter_of_the_pixels():
+  fast, paper = config_lib.fast(), config_lib.paper()
+  assert config_lib.preset('fast') == fast and 'fast' in config_lib.PRESETS
+  assert fast.model == paper.model and fast.train == paper.train
+  assert fast.data == dataclasses.replace(paper.data, pixel_fraction=0.25)
+  # LPIPS compares whole frames, so the release's loss needs every pixel.
+  with pytest.raises(ValueError, match='--pixel_fraction=1'):
+    fast.replace(train={'lpips_weight': 0.7, 'lpips_weights': 'lpips.npz'})
+  assert fast.replace(data={'pixel_fraction': 1.0},
+                      train={'lpips_weight': 0.7, 'lpips_weights': 'lpips.npz'})

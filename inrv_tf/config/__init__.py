@@ -29,6 +29,7 @@ from inrv_tf.config.training import CHUNK_PIXELS
 from inrv_tf.config.training import Config
 from inrv_tf.config.training import DATASET_DEFAULTS
 from inrv_tf.config.training import DataConfig
+from inrv_tf.config.training import FAST_PIXEL_FRACTION
 from inrv_tf.config.training import LOSSES
 from inrv_tf.config.training import ModelConfig
 from inrv_tf.config.training import PRECISIONS
@@ -37,6 +38,7 @@ from inrv_tf.config.training import RESUMABLE
 from inrv_tf.config.training import TrainConfig
 from inrv_tf.config.training import check_video_size
 from inrv_tf.config.training import dataset_defaults
+from inrv_tf.config.training import fast
 from inrv_tf.config.training import paper
 from inrv_tf.config.training import preset
 from inrv_tf.config.training import resume_changes
@@ -64,6 +66,7 @@ __all__ = [
     'Config',
     'DATASET_DEFAULTS',
     'DataConfig',
+    'FAST_PIXEL_FRACTION',
     'LOSSES',
     'ModelConfig',
     'PRECISIONS',
@@ -72,6 +75,7 @@ __all__ = [
     'TrainConfig',
     'check_video_size',
     'dataset_defaults',
+    'fast',
     'paper',
     'preset',
     'resume_changes',

@@ -2,6 +2,7 @@
 
     python -m inrv_tf.train --dataset=bouncing_balls --workdir=/tmp/balls --preset=small
     python -m inrv_tf.train --dataset=how2sign_faces --workdir=/tmp/h2s --preset=paper
+    python -m inrv_tf.train --videos=~/my_videos --workdir=/tmp/mine --preset=fast
     python -m inrv_tf.train --videos=~/my_videos --workdir=/tmp/mine --preset=small
 
 Flags left unset take the preset's value (and a dataset's own defaults,
@@ -16,6 +17,7 @@ import os
 from absl import flags
 
 from inrv_tf import cli
+from inrv_tf import config as config_lib
 
 FLAGS = flags.FLAGS
 # Flags named as a section's field: data.<name> and train.<name>.
@@ -36,7 +38,9 @@ def define_flags() -> None:
   f.DEFINE_integer('video_stride', 1, 'With --videos: keep every n-th frame of the videos.')
   f.DEFINE_string('workdir', None, 'Where checkpoints, summaries, config.json and outputs go.')
   f.DEFINE_string('data_dir', None, 'TFDS data directory (default: TFDS\'s).')
-  f.DEFINE_enum('preset', 'paper', ['paper', 'small'], 'Model and training preset.')
+  f.DEFINE_enum('preset', 'paper', list(config_lib.PRESETS),
+                'Model and training preset: paper (DESIGN.md\'s numbers), fast (the paper\'s '
+                'model on a random quarter of the pixels per step) or small (CPU-sized).')
   f.DEFINE_integer('frames', None, 'Frames per training video.')
   f.DEFINE_integer('size', None, 'Square training size (sets height and width).')
   f.DEFINE_integer('height', None, 'Training height.')
@@ -83,7 +87,6 @@ def define_flags() -> None:
 
 def config_from_flags():
   """Flags -> the frozen Config (checked as it is built): preset, dataset defaults, flags."""
-  from inrv_tf import config as config_lib
   data = {'dataset': FLAGS.dataset, 'data_dir': FLAGS.data_dir}
   train = {}
   for section, changes in config_lib.dataset_defaults(FLAGS.dataset).items():
