@@ -208,6 +208,24 @@ def test_chunked_step_equals_whole_step(tfds_dir, fraction):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_pixel_subsets_are_uniform_distinct_and_reproducible():
+  """What makes the `fast` preset's subset loss an unbiased estimate of the paper's:
+  each step draws distinct pixels, every pixel equally often over steps."""
+  num_pixels, steps = 1000, 400
+  counts = np.zeros(num_pixels)
+  for step in range(steps):
+    index = step_lib.sample_pixels(num_pixels, 0.25, 7, step).numpy()
+    assert len(index) == 250 and len(np.unique(index)) == 250
+    counts[index] += 1
+  # Binomial(400, 0.25) per pixel: mean 100, variance 75.
+  assert counts.mean() == 100
+  assert 60 < counts.var() < 90 and counts.min() > 60 and counts.max() < 140
+  np.testing.assert_array_equal(step_lib.sample_pixels(num_pixels, 0.25, 7, 3),
+                                step_lib.sample_pixels(num_pixels, 0.25, 7, 3))
+  assert not np.array_equal(step_lib.sample_pixels(num_pixels, 0.25, 7, 3),
+                            step_lib.sample_pixels(num_pixels, 0.25, 8, 3))
+
+
 def test_lpips_loss_chunked_equals_whole_and_trains(tfds_dir, tmp_path):
   """L1 + 0.7 LPIPS (random VGG16 weights of the real shapes): the chunked step, which
   pushes LPIPS's pixel gradient back through the INR chunk by chunk, equals the whole
