@@ -29,13 +29,15 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import common  # noqa: E402  (benchmarks/common.py)
 
-flags.DEFINE_enum('preset', None, ['paper', 'small'], 'Preset; unset: the standard set.')
+flags.DEFINE_enum('preset', None, ['paper', 'fast', 'small'], 'Preset; unset: the standard set.')
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
 flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
 flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16'], 'Matmul precision.')
 flags.DEFINE_bool('xla', False, 'jit_compile the step.')
 flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: the preset\'s).')
+flags.DEFINE_float('pixel_fraction', None, 'Fraction of each video\'s pixels per step '
+                   '(default: the preset\'s).')
 flags.DEFINE_integer('steps', 5, 'Timed steps.')
 flags.DEFINE_integer('warmup', 2, 'Untimed steps first (tracing).')
 FLAGS = flags.FLAGS
@@ -56,13 +58,15 @@ def hypernet_macs(model_config, spec) -> int:
 
 
 def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
-              chunk_pixels, steps: int, warmup: int) -> dict:
+              chunk_pixels, steps: int, warmup: int, pixel_fraction=None) -> dict:
   import tensorflow as tf
   from inrv_tf import config as config_lib
   from inrv_tf.train import distribute
   from inrv_tf.train import step as step_lib
   config = config_lib.preset(preset)
   data = {k: v for k, v in (('frames', frames), ('height', size), ('width', size)) if v}
+  if pixel_fraction is not None:
+    data['pixel_fraction'] = pixel_fraction
   train = {'precision': precision, **({'batch_size': batch_size} if batch_size else {})}
   if chunk_pixels is not None:
     train['chunk_pixels'] = chunk_pixels or None   # 0: every pixel at once.
@@ -77,12 +81,12 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
   seconds = common.median_seconds(lambda: step(batch)['loss'].numpy(), steps, warmup)
-  pixels = b * d.frames * d.height * d.width
+  pixels = b * max(1, round(d.frames * d.height * d.width * d.pixel_fraction))
   spec = state.model.spec
   gflop = 6 * (pixels * spec.macs_per_pixel + b * hypernet_macs(config.model, spec)) / 1e9
   return {'benchmark': 'train_step', 'preset': preset, 'frames': d.frames,
           'height': d.height, 'width': d.width, 'batch_size': b, 'precision': precision,
-          'xla': xla, 'chunk_pixels': config.train.chunk_pixels,
+          'pixel_fraction': d.pixel_fraction, 'xla': xla, 'chunk_pixels': config.train.chunk_pixels,
           'onednn': distribute.onednn_enabled(), 'median_s': seconds, 'pixel_steps_per_s': pixels / seconds,
           'gflops': gflop, 'gflops_per_s': gflop / seconds, 'peak_rss_mib': peak_rss_mib()}
 
@@ -99,7 +103,7 @@ def main(argv):
     return
   print(json.dumps(bench_one(FLAGS.preset, FLAGS.frames, FLAGS.size, FLAGS.batch_size,
                              FLAGS.precision, FLAGS.xla, FLAGS.chunk_pixels, FLAGS.steps,
-                             FLAGS.warmup)),
+                             FLAGS.warmup, FLAGS.pixel_fraction)),
         flush=True)
   print(json.dumps(common.matmul_ceiling(FLAGS.precision)), flush=True)
 
