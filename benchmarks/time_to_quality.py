@@ -10,6 +10,9 @@ reconstruction of every training video as Table 1 defines it (uint8 on
 evaluates). Prints one JSON line per evaluation (seconds, steps, psnr, ssim),
 then one with the seconds and steps at which each --targets PSNR was first
 reached (null if never), and the CPU (model name; bfloat16 units) it ran on.
+With --workdir the trained model is saved there as a workdir (config.json and
+the last step's checkpoint), so `invert`, benchmarks/invert.py --workdir and
+the other commands can open it.
 """
 
 from __future__ import annotations
@@ -43,10 +46,15 @@ flags.DEFINE_float('budget_s', 600.0, 'Seconds of training (evaluation excluded)
 flags.DEFINE_integer('steps', None, 'Stop after this many steps instead (or first).')
 flags.DEFINE_float('eval_every_s', 60.0, 'Seconds of training between evaluations.')
 flags.DEFINE_list('targets', ['18', '20', '22', '24'], 'PSNR targets in dB.')
+flags.DEFINE_string('workdir', None, 'If set, a new folder where the trained model is '
+                    'saved as a workdir (config.json and a checkpoint), for `invert`, '
+                    '`generate`, benchmarks/invert.py --workdir and the rest.')
 
 
 def main(argv):
   del argv
+  if FLAGS.workdir and pathlib.Path(FLAGS.workdir).exists():
+    sys.exit(f'error: --workdir={FLAGS.workdir} exists; give a new folder.')
   import numpy as np
   import tensorflow as tf
   from absl import logging
@@ -116,6 +124,12 @@ def main(argv):
     steps += 1
     if FLAGS.steps and steps >= FLAGS.steps:
       next_eval = trained       # Evaluate once more at the last step, then stop.
+  if FLAGS.workdir:
+    from inrv_tf import workdir as workdir_lib
+    workdir = workdir_lib.Workdir(FLAGS.workdir)
+    workdir.prepare(config.replace(train={'steps': max(steps, 1)}), log=lambda _: None)
+    tf.train.CheckpointManager(state.checkpoint(), str(workdir.checkpoints), 1).save(
+        checkpoint_number=steps)
   print(json.dumps({**header, 'event': 'end', 'seconds': round(trained, 1), 'steps': steps,
                     'time_to': {f'{t:g}': reached[t] for t in targets}}), flush=True)
 
