@@ -47,7 +47,10 @@ def make_step(config, clip: bool):
   import tensorflow as tf
   from inrv_tf.train import step as step_lib
   b, d = config.train.batch_size, config.data
-  config = config.replace(model={'num_videos': b, 'clip': clip})
+  # The step reads frame embeddings from the batch (random here): no encoder is
+  # loaded, but a CLIP config must name one.
+  config = config.replace(model={'num_videos': b, 'clip': clip},
+                          data={'clip_weights': 'random-embeddings' if clip else None})
   strategy = tf.distribute.get_strategy()
   state = step_lib.create_state(config, strategy)
   features = tf.Variable(state.model.encoded_grid(d.frames, d.height, d.width),
