@@ -29,9 +29,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app  # noqa: E402
+from inrv_tf.config import PRESETS  # noqa: E402
 from absl import flags  # noqa: E402
 
-flags.DEFINE_enum('preset', 'small', ['paper', 'fast', 'small'], 'Preset.')
+flags.DEFINE_enum('preset', 'small', list(PRESETS), 'Preset.')
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
 flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')

@@ -22,6 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
+from inrv_tf.config import PRESETS  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import common  # noqa: E402  (benchmarks/common.py: the matmul ceiling)
@@ -31,7 +32,7 @@ FLAGS = flags.FLAGS
 
 def define_flags():
   """Defined on demand, so that benchmarks/invert.py can import the helpers here."""
-  flags.DEFINE_enum('preset', 'paper', ['paper', 'fast', 'small'], 'Model size when no --workdir.')
+  flags.DEFINE_enum('preset', 'paper', list(PRESETS), 'Model size when no --workdir.')
   flags.DEFINE_string('workdir', None, 'A trained workdir (default: an untrained model).')
   flags.DEFINE_list('sizes', ['128'], 'Square sizes to render (--frames frames each).')
   flags.DEFINE_list('shapes', [], 'Shapes FRAMESxHEIGHTxWIDTH to render instead of --sizes, '

@@ -25,13 +25,14 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
+from inrv_tf.config import PRESETS  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 import common  # noqa: E402  (benchmarks/common.py)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string('preset', 'paper', 'paper, small, or another of config.PRESETS.')
+flags.DEFINE_enum('preset', 'paper', list(PRESETS), 'Model and training preset.')
 flags.DEFINE_string('dataset', 'bouncing_balls', 'Dataset (name, NAME/CONFIG or a path).')
 flags.DEFINE_string('data_dir', None, 'TFDS data_dir.')
 flags.DEFINE_integer('frames', None, 'Frames per video (default: the preset\'s).')
@@ -127,7 +128,7 @@ def main(argv):
   if FLAGS.workdir:
     from inrv_tf import workdir as workdir_lib
     workdir = workdir_lib.Workdir(FLAGS.workdir)
-    workdir.prepare(config.replace(train={'steps': max(steps, 1)}), log=lambda _: None)
+    workdir.prepare(config.replace(train={'steps': steps}), log=lambda _: None)
     tf.train.CheckpointManager(state.checkpoint(), str(workdir.checkpoints), 1).save(
         checkpoint_number=steps)
   print(json.dumps({**header, 'event': 'end', 'seconds': round(trained, 1), 'steps': steps,

@@ -25,11 +25,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
+from inrv_tf.config import PRESETS  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 import common  # noqa: E402  (benchmarks/common.py)
 
-flags.DEFINE_enum('preset', None, ['paper', 'fast', 'small'], 'Preset; unset: the standard set.')
+flags.DEFINE_enum('preset', None, list(PRESETS), 'Preset; unset: the standard set.')
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
 flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
@@ -81,7 +82,7 @@ def bench_one(preset: str, frames, size, batch_size, precision: str, xla: bool,
   batch = {'video': tf.random.uniform([b, d.frames, d.height, d.width, 3], -1, 1, seed=0),
            'video_id': tf.range(b, dtype=tf.int32)}
   seconds = common.median_seconds(lambda: step(batch)['loss'].numpy(), steps, warmup)
-  pixels = b * max(1, round(d.frames * d.height * d.width * d.pixel_fraction))
+  pixels = b * step_lib.sampled_pixels(d.frames * d.height * d.width, d.pixel_fraction)
   spec = state.model.spec
   gflop = 6 * (pixels * spec.macs_per_pixel + b * hypernet_macs(config.model, spec)) / 1e9
   return {'benchmark': 'train_step', 'preset': preset, 'frames': d.frames,

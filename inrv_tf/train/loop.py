@@ -228,7 +228,7 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
 
   # ---------------------------------------------------------------- Train loop
   t = config.train
-  pixels_per_step = t.batch_size * max(1, round(features.shape[0] * d.pixel_fraction))
+  pixels_per_step = t.batch_size * step_lib.sampled_pixels(features.shape[0], d.pixel_fraction)
   step = first_step = int(state.step.numpy())
   progress = progress_lib.Progress(t.steps, unit='step', initial=step, log=None)
   curves = curves_lib.Curves.load(workdir.curves_file, up_to_step=step)

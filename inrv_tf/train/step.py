@@ -60,9 +60,14 @@ def create_state(config: config_lib.Config, strategy: tf.distribute.Strategy) ->
   return state
 
 
+def sampled_pixels(num_pixels: int, fraction: float) -> int:
+  """How many of a video's pixels a step trains on (at least one)."""
+  return max(1, int(round(num_pixels * fraction)))
+
+
 def sample_pixels(num_pixels: int, fraction: float, seed: int, step) -> tf.Tensor:
   """The pixel indices a step trains on: a random subset, a function of (seed, step)."""
-  count = max(1, int(round(num_pixels * fraction)))
+  count = sampled_pixels(num_pixels, fraction)
   perm = tf.random.experimental.stateless_shuffle(
       tf.range(num_pixels), seed=tf.stack([tf.cast(seed, tf.int64),
                                            tf.cast(step, tf.int64)]))
