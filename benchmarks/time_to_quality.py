@@ -25,6 +25,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
 import inrv_tf  # noqa: E402,F401  (before TensorFlow: turns oneDNN on)
+from inrv_tf.config import LR_SCHEDULES  # noqa: E402
 from inrv_tf.config import PRESETS  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
@@ -40,6 +41,10 @@ flags.DEFINE_integer('size', None, 'Square training size (default: the preset\'s
 flags.DEFINE_integer('num_videos', None, 'Videos (default: all).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
 flags.DEFINE_float('lr', None, 'Adam learning rate (default: the preset\'s).')
+flags.DEFINE_enum('lr_schedule', None, list(LR_SCHEDULES),
+                  'Learning-rate schedule (default: the preset\'s constant); cosine '
+                  'decays to 0 at --steps.')
+flags.DEFINE_integer('warmup_steps', None, 'Linear learning-rate warmup steps.')
 flags.DEFINE_float('pixel_fraction', None, 'Fraction of pixels per step.')
 flags.DEFINE_string('precision', None, 'float32, bfloat16 or auto.')
 flags.DEFINE_integer('seed', 0, 'Seed.')
@@ -78,9 +83,13 @@ def main(argv):
       data[name] = FLAGS[name].value
   train = {'seed': FLAGS.seed, 'progressive': False,
            **config_lib.dataset_defaults(FLAGS.dataset).get('train', {})}
-  for name in ('batch_size', 'lr', 'precision'):
+  for name in ('batch_size', 'lr', 'lr_schedule', 'warmup_steps', 'precision'):
     if FLAGS[name].value is not None:
       train[name] = FLAGS[name].value
+  if FLAGS.steps:
+    train['steps'] = FLAGS.steps       # The horizon of a cosine schedule.
+  elif train.get('lr_schedule') == 'cosine':
+    sys.exit('error: --lr_schedule=cosine decays to 0 at --steps: give --steps.')
   config = config_lib.preset(FLAGS.preset).replace(data=data, train=train)
   builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
   config = pipeline.resolve_num_videos(config, builder)
@@ -100,6 +109,8 @@ def main(argv):
   header = {'benchmark': 'time_to_quality', 'preset': FLAGS.preset, 'dataset': FLAGS.dataset,
             'videos': config.model.num_videos, 'frames': d.frames, 'size': d.height,
             'batch_size': config.train.batch_size, 'lr': config.train.lr,
+            'lr_schedule': config.train.lr_schedule,
+            'warmup_steps': config.train.warmup_steps,
             'pixel_fraction': d.pixel_fraction, 'precision': precision, 'precision_why': why,
             'seed': FLAGS.seed, **common.cpu()}
   print(json.dumps({**header, 'event': 'start'}), flush=True)

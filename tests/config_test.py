@@ -19,6 +19,7 @@ def test_paper_numbers():
   assert c.model.hyper_width == 256 and c.model.hyper_depth == 4
   assert c.model.num_frequencies == 10 and c.model.latent_init_std == 0.01
   assert (c.train.lr, c.train.loss, c.train.batch_size) == (1e-4, 'l1', 2)
+  assert (c.train.lr_schedule, c.train.warmup_steps) == ('constant', 0)   # Adam 1e-4, constant
   assert c.model.resolved_code_dim == 128
   # A Config with CLIP needs clip_weights (it checks itself when built); the model alone:
   assert dataclasses.replace(c.model, clip=True).resolved_code_dim == 512
@@ -31,6 +32,10 @@ def test_paper_numbers():
     ('train', {'loss': 'huber'}, 'Unknown loss'),
     ('train', {'precision': 'float16'}, 'Unknown precision'),
     ('train', {'batch_size': 0}, 'batch_size'),
+    ('train', {'lr_schedule': 'linear'}, 'Unknown lr_schedule'),
+    ('train', {'warmup_steps': -1}, 'warmup_steps must be non-negative'),
+    ('train', {'lr_schedule': 'cosine', 'warmup_steps': 2500},
+     r'warmup_steps \(2500\) must be below steps \(2500\)'),
 ])
 def test_validate(section, changes, message):
   with pytest.raises(ValueError, match=message):

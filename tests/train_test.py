@@ -84,6 +84,33 @@ def test_resume_equals_unbroken_run(tfds_dir, tmp_path, monkeypatch, in_memory):
   assert np.abs(a.latents.codes.numpy()).max() > 0.02
 
 
+def test_scheduled_resume_equals_unbroken_run_and_schedules_may_change(tfds_dir, tmp_path):
+  """A warmup + cosine run stopped at step 3 resumes to the same weights as 6 steps in
+  one go (the rate is a function of the restored step); a constant-rate run may resume
+  with a schedule and back (the rate is not a variable the checkpoint must hold)."""
+  config = _tiny(tfds_dir, steps=6, lr_schedule='cosine', warmup_steps=2)
+  loop.run(config, tmp_path / 'a', log=lambda _: None)
+  loop.run(config.replace(train={'steps': 3}), tmp_path / 'b', log=lambda _: None)
+  loop.run(config, tmp_path / 'b', log=lambda _: None)
+  _, a = workdir_lib.load_model(tmp_path / 'a')
+  _, b = workdir_lib.load_model(tmp_path / 'b')
+  for va, vb in zip(a.variables, b.variables):
+    np.testing.assert_allclose(np.array(va), np.array(vb), rtol=1e-6, atol=1e-7,
+                               err_msg=va.path)
+  # The schedule changed the run: a constant rate ends elsewhere.
+  loop.run(config.replace(train={'lr_schedule': 'constant', 'warmup_steps': 0}),
+           tmp_path / 'c', log=lambda _: None)
+  _, c = workdir_lib.load_model(tmp_path / 'c')
+  assert np.abs(c.latents.codes.numpy() - a.latents.codes.numpy()).max() > 1e-4
+  # constant -> cosine -> constant across resumes.
+  logs = []
+  loop.run(config.replace(train={'steps': 8}), tmp_path / 'c', log=logs.append)
+  loop.run(config.replace(train={'steps': 9, 'lr_schedule': 'constant', 'warmup_steps': 0}),
+           tmp_path / 'c', log=logs.append)
+  assert sum('Resumed from' in line for line in logs) == 2
+  assert workdir_lib.Workdir(tmp_path / 'c').read_config().train.lr_schedule == 'constant'
+
+
 def test_refuses_workdir_of_another_config(tfds_dir, tmp_path):
   config = _tiny(tfds_dir, steps=1)
   loop.run(config, tmp_path, log=lambda _: None)

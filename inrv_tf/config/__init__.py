@@ -31,6 +31,7 @@ from inrv_tf.config.training import DATASET_DEFAULTS
 from inrv_tf.config.training import DataConfig
 from inrv_tf.config.training import FAST_PIXEL_FRACTION
 from inrv_tf.config.training import LOSSES
+from inrv_tf.config.training import LR_SCHEDULES
 from inrv_tf.config.training import ModelConfig
 from inrv_tf.config.training import PRECISIONS
 from inrv_tf.config.training import PRESETS
@@ -68,6 +69,7 @@ __all__ = [
     'DataConfig',
     'FAST_PIXEL_FRACTION',
     'LOSSES',
+    'LR_SCHEDULES',
     'ModelConfig',
     'PRECISIONS',
     'PRESETS',

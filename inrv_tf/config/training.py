@@ -17,6 +17,7 @@ from typing import Any
 PRESETS = ('paper', 'fast', 'small')
 LOSSES = ('l1', 'l2', 'weighted_l2')
 PRECISIONS = ('auto', 'float32', 'bfloat16')
+LR_SCHEDULES = ('constant', 'cosine')
 
 # Adam's epsilon everywhere (training, inversion, Single-INR): PyTorch's default,
 # which the authors' release trains with (Keras's default is 1e-7).
@@ -180,7 +181,12 @@ class TrainConfig:
   Attributes:
     batch_size: global batch (videos per step, summed over replicas).
     steps: total optimizer steps of the run (a resumed run continues to it).
-    lr: Adam learning rate (no schedule, as in the paper).
+    lr: Adam learning rate (the peak of a schedule).
+    lr_schedule: 'constant' (the paper) or 'cosine': from the end of the warmup,
+      lr * (1 + cos(pi * progress)) / 2, reaching 0 at `steps`
+      (inrv_tf.train.optimizers.LearningRate).
+    warmup_steps: the first this many steps ramp the rate linearly from lr /
+      warmup_steps to lr (0: none), before either schedule.
     adam_epsilon: Adam's epsilon (PyTorch's 1e-8, as the release).
     lpips_weight: adds this times LPIPS(VGG16) per frame to the loss (the release
       trains on L1 + 0.7 LPIPS; the paper describes L1 alone, the default 0).
@@ -208,6 +214,8 @@ class TrainConfig:
   batch_size: int = 2
   steps: int = 100_000
   lr: float = 1e-4
+  lr_schedule: str = 'constant'
+  warmup_steps: int = 0
   adam_epsilon: float = ADAM_EPSILON
   loss: str = 'l1'
   lpips_weight: float = 0.0
@@ -231,6 +239,12 @@ class TrainConfig:
               keep_checkpoints=self.keep_checkpoints)
     if self.steps < 0:
       raise ValueError(f'steps must be non-negative, got {self.steps}.')
+    if self.warmup_steps < 0:
+      raise ValueError(f'warmup_steps must be non-negative, got {self.warmup_steps}.')
+    one_of('lr_schedule', self.lr_schedule, LR_SCHEDULES)
+    if self.lr_schedule == 'cosine' and self.warmup_steps >= self.steps > 0:
+      raise ValueError(f'A cosine schedule decays after the warmup: warmup_steps '
+                       f'({self.warmup_steps}) must be below steps ({self.steps}).')
     one_of('loss', self.loss, LOSSES)
     one_of('precision', self.precision, PRECISIONS)
 
@@ -312,9 +326,9 @@ def validate(config: Config) -> Config:
 
 # What a resumed run may change; each takes effect from the resume on. Everything
 # else (the model, the data, the objective, the order) must match the saved run.
-RESUMABLE = ('steps', 'lr', 'log_every', 'checkpoint_every', 'keep_checkpoints',
-             'summary_videos', 'final_eval_videos', 'precision', 'chunk_pixels', 'xla',
-             'lpips_weights')
+RESUMABLE = ('steps', 'lr', 'lr_schedule', 'warmup_steps', 'log_every', 'checkpoint_every',
+             'keep_checkpoints', 'summary_videos', 'final_eval_videos', 'precision',
+             'chunk_pixels', 'xla', 'lpips_weights')
 
 
 def resume_changes(saved: Config, requested: Config) -> dict[str, tuple]:

@@ -22,7 +22,7 @@ from inrv_tf import config as config_lib
 FLAGS = flags.FLAGS
 # Flags named as a section's field: data.<name> and train.<name>.
 DATA_FLAGS = ('frames', 'height', 'width', 'num_videos', 'subset_seed', 'pixel_fraction')
-TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'loss', 'lpips_weight', 'seed', 'progressive',
+TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'lr_schedule', 'warmup_steps', 'loss', 'lpips_weight', 'seed', 'progressive',
                'precision', 'chunk_pixels', 'xla', 'log_every', 'checkpoint_every',
                'final_eval_videos')
 
@@ -47,7 +47,12 @@ def define_flags() -> None:
   f.DEFINE_integer('width', None, 'Training width.')
   f.DEFINE_integer('batch_size', None, 'Global batch size (videos per step).')
   f.DEFINE_integer('steps', None, 'Total training steps.')
-  f.DEFINE_float('lr', None, 'Adam learning rate.')
+  f.DEFINE_float('lr', None, 'Adam learning rate (a schedule\'s peak).')
+  f.DEFINE_enum('lr_schedule', None, list(config_lib.LR_SCHEDULES),
+                'constant (the paper) or cosine: decays from --lr to 0 at --steps, '
+                'after the warmup.')
+  f.DEFINE_integer('warmup_steps', None, 'Ramp the learning rate linearly up to --lr '
+                   'over the first N steps (default 0).')
   f.DEFINE_enum('loss', None, ['l1', 'l2', 'weighted_l2'], 'Reconstruction loss.')
   f.DEFINE_float('lpips_weight', None, 'Adds this x LPIPS(VGG16) per frame to the loss (the '
                  'release: 0.7; default 0, the paper\'s L1 alone). Needs --lpips_weights.')

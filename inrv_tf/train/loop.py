@@ -168,6 +168,10 @@ def run(config: config_lib.Config, workdir, strategy: tf.distribute.Strategy | N
   precision, why = distribute.resolve_precision(config.train.precision)
   config = config.replace(train={'precision': precision})   # config.json: what ran.
   log(f'Precision: {precision} matmuls ({why}).')
+  t = config.train
+  if t.lr_schedule != 'constant' or t.warmup_steps:
+    decay = f', then cosine to 0 at step {t.steps}' if t.lr_schedule == 'cosine' else ''
+    log(f'Learning rate: {t.lr:g}, {t.warmup_steps} warmup steps{decay}.')
   encoder = clip_cache.load_encoder(config)   # Before the workdir: bad weights write nothing.
   # One trainer per workdir: the chief holds <workdir>/train.lock until the run
   # returns, and first removes what a killed run left behind.
@@ -219,7 +223,8 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
                                frame_embeddings)
   restored = checkpointer.restore()
   if restored:
-    # The run's settings, not the checkpoint's, train from here (e.g. a lower --lr).
+    # The run's settings, not the checkpoint's, train from here (e.g. a lower --lr;
+    # a schedule, built from the run's config, is a function of the restored step).
     state.optimizer.learning_rate = config.train.lr
     log(f'Resumed from {restored} at step {int(state.step.numpy())}.')
   writer = tf.summary.create_file_writer(str(workdir.summaries)) if chief else (

@@ -8,9 +8,15 @@ forward and backward pass (benchmarks/README.md).
 kernel, one pass over memory: m += (g - m)(1 - b1), v += (g^2 - v)(1 - b2),
 var -= lr sqrt(1 - b2^t) / (1 - b1^t) m / (sqrt(v) + eps), exactly Keras's
 formula, with the same slot variables, so checkpoints are interchangeable.
+
+A `LearningRate` schedule (warmup, cosine decay) is given as `schedule=`: the
+optimizer keeps its constant-rate variable, so every checkpoint holds the same
+variables whatever the schedule, and a run may resume under another one.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 import tensorflow as tf
@@ -21,9 +27,28 @@ class FusedAdam(keras.optimizers.Adam):
   """keras.optimizers.Adam whose update is TensorFlow's fused ResourceApplyAdam.
 
   Falls back to Keras's own update for amsgrad and for non-float32 variables.
+  With `schedule` (a LearningRateSchedule of the step), each update uses
+  schedule(iterations) in place of the `learning_rate` variable.
   """
 
+  def __init__(self, *args, schedule=None, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.schedule = schedule
+
+  def get_config(self):
+    config = super().get_config()
+    config['schedule'] = keras.saving.serialize_keras_object(self.schedule)
+    return config
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    config = dict(config)
+    config['schedule'] = keras.saving.deserialize_keras_object(config.get('schedule'))
+    return super().from_config(config, custom_objects=custom_objects)
+
   def update_step(self, gradient, variable, learning_rate):
+    if self.schedule is not None:
+      learning_rate = self.schedule(self.iterations)
     if self.amsgrad or variable.dtype != tf.float32:
       return super().update_step(gradient, variable, learning_rate)
     index = self._get_variable_index(variable)
@@ -44,3 +69,43 @@ def _handle(variable) -> tf.Tensor:
   if isinstance(variable, keras.Variable):
     variable = variable.value
   return variable.handle
+
+
+@keras.saving.register_keras_serializable(package='inrv_tf')
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+  """TrainConfig's rate as a function of the optimizer step (0 for the first update).
+
+  Steps 0 .. warmup_steps - 1 ramp linearly, lr * (step + 1) / warmup_steps;
+  then 'constant' keeps lr, and 'cosine' decays as lr * (1 + cos(pi * p)) / 2
+  with p = (step - warmup_steps) / (total_steps - warmup_steps), clipped to 1,
+  so the rate reaches 0 at `total_steps` and stays there.
+  """
+
+  def __init__(self, lr: float, schedule: str = 'constant', warmup_steps: int = 0,
+               total_steps: int = 0):
+    self.lr = float(lr)
+    self.schedule = schedule
+    self.warmup_steps = int(warmup_steps)
+    self.total_steps = int(total_steps)
+
+  def __call__(self, step):
+    step = tf.cast(step, tf.float32)
+    lr = tf.constant(self.lr, tf.float32)
+    if self.schedule == 'cosine':
+      span = max(self.total_steps - self.warmup_steps, 1)
+      progress = tf.minimum((step - self.warmup_steps) / span, 1.0)
+      lr = lr * 0.5 * (1.0 + tf.cos(math.pi * tf.maximum(progress, 0.0)))
+    if self.warmup_steps:
+      lr = lr * tf.minimum((step + 1.0) / self.warmup_steps, 1.0)
+    return lr
+
+  def get_config(self):
+    return {'lr': self.lr, 'schedule': self.schedule,
+            'warmup_steps': self.warmup_steps, 'total_steps': self.total_steps}
+
+
+def schedule(train) -> LearningRate | None:
+  """A TrainConfig's schedule: None for the paper's constant rate without warmup."""
+  if train.lr_schedule == 'constant' and not train.warmup_steps:
+    return None
+  return LearningRate(train.lr, train.lr_schedule, train.warmup_steps, train.steps)

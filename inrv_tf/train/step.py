@@ -51,7 +51,8 @@ def create_state(config: config_lib.Config, strategy: tf.distribute.Strategy) ->
   with strategy.scope():
     model = model_lib.build_model(config.model, seed=config.train.seed)
     optimizer = optimizers.FusedAdam(learning_rate=config.train.lr,
-                                     epsilon=config.train.adam_epsilon)
+                                     epsilon=config.train.adam_epsilon,
+                                     schedule=optimizers.schedule(config.train))
     optimizer.build(model.trainable_variables)
     state = TrainState(model, optimizer,
                        tf.Variable(0, dtype=tf.int64, trainable=False, name='step'),
