@@ -81,7 +81,8 @@ def reconstruction_quality(model, builder, config: config_lib.Config, out_dir=No
 
 
 def filmstrips(model, config: config_lib.Config, count: int) -> np.ndarray:
-  """Up to 8 frames side by side of the first `count` training videos' reconstructions.
+  """Up to 8 frames side by side of the first `count` training videos' reconstructions
+  (`figures.strip`: evenly spaced, first and last included, as in the montage).
 
   Returns:
     uint8[count, H, k * W, 3], k = min(8, frames).
@@ -90,8 +91,7 @@ def filmstrips(model, config: config_lib.Config, count: int) -> np.ndarray:
   codes = sampling.learned_codes(model)[:count]
   video = pipeline.to_uint8(render.render_video(model, codes, d.frames, d.height,
                                                 d.width)).numpy()
-  frames = video[:, ::max(1, video.shape[1] // 8)][:, :8]          # [n, k, H, W, 3]
-  return np.concatenate(list(frames.transpose(1, 0, 2, 3, 4)), axis=2)   # [n, H, k*W, 3]
+  return np.stack([figures.strip(v) for v in video])
 
 
 def write_montage(model, builder, config: config_lib.Config, path,
