@@ -57,3 +57,11 @@ def test_fast_preset_is_the_paper_model_on_a_quarter_of_the_pixels():
     fast.replace(train={'lpips_weight': 0.7, 'lpips_weights': 'lpips.npz'})
   assert fast.replace(data={'pixel_fraction': 1.0},
                       train={'lpips_weight': 0.7, 'lpips_weights': 'lpips.npz'})
+
+
+def test_fast_cosine_preset_is_fast_with_a_warmup_and_cosine_schedule():
+  fast, cosine = config_lib.fast(), config_lib.preset('fast_cosine')
+  assert 'fast_cosine' in config_lib.PRESETS and cosine.model == fast.model
+  assert cosine.data == fast.data
+  assert cosine.train == dataclasses.replace(fast.train, lr=2e-4, lr_schedule='cosine',
+                                             warmup_steps=100)

@@ -40,6 +40,7 @@ from inrv_tf.config.training import TrainConfig
 from inrv_tf.config.training import check_video_size
 from inrv_tf.config.training import dataset_defaults
 from inrv_tf.config.training import fast
+from inrv_tf.config.training import fast_cosine
 from inrv_tf.config.training import paper
 from inrv_tf.config.training import preset
 from inrv_tf.config.training import resume_changes
@@ -78,6 +79,7 @@ __all__ = [
     'check_video_size',
     'dataset_defaults',
     'fast',
+    'fast_cosine',
     'paper',
     'preset',
     'resume_changes',

@@ -40,7 +40,9 @@ def define_flags() -> None:
   f.DEFINE_string('data_dir', None, 'TFDS data directory (default: TFDS\'s).')
   f.DEFINE_enum('preset', 'paper', list(config_lib.PRESETS),
                 'Model and training preset: paper (DESIGN.md\'s numbers), fast (the paper\'s '
-                'model on a random quarter of the pixels per step) or small (CPU-sized).')
+                'model on a random quarter of the pixels per step), fast_cosine (fast with '
+                'Adam 2e-4, 100 warmup steps and a cosine decay to 0 at --steps) or small '
+                '(CPU-sized).')
   f.DEFINE_integer('frames', None, 'Frames per training video.')
   f.DEFINE_integer('size', None, 'Square training size (sets height and width).')
   f.DEFINE_integer('height', None, 'Training height.')
