@@ -9,6 +9,11 @@ with the paper's INR (63 -> 256 x 4 -> 3), without the hypernetwork, so the
 layouts of the same math can be compared alone: 'per_video' (2-D matmuls, one
 wide first layer) and 'einsum' (batched products over a video axis). One JSON
 line per configuration, then the matmul ceiling of each precision used.
+
+`--nofirst_layer` times the same INR fed its first layer's outputs (f32[P, 256]
+in place of the 63 encoded features; the hidden layers keep their precision,
+the last float32): the difference is what the 63 -> 256 first layer costs, the
+most a fused first layer could save.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ flags.DEFINE_list('chunks', ['8192', '32768', '0'], 'Pixel chunks (0: all at onc
 flags.DEFINE_list('precisions', ['float32'], 'float32 and/or bfloat16.')
 flags.DEFINE_bool('xla', False, 'jit_compile the step.')
 flags.DEFINE_integer('steps', 3, 'Timed steps (median reported).')
+flags.DEFINE_bool('first_layer', True, 'Include the 63 -> 256 first layer (with '
+                  '--nofirst_layer the INR starts from its outputs).')
 
 
 def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
@@ -43,6 +50,10 @@ def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
   from inrv_tf.model import inr
   from inrv_tf.model import losses
   spec = inr.InrSpec(63, (256, 256, 256, 256), 3)
+  if not FLAGS.first_layer:
+    spec = inr.InrSpec(256, (256, 256, 256), 3)
+    # Its first layer is a hidden one: in the compute dtype, only the last in float32.
+    inr.layer_dtypes = lambda n, dtype: [dtype] * (n - 1) + [tf.float32]
   b, p = FLAGS.videos, FLAGS.pixels
   gen = tf.random.Generator.from_seed(0)
   params = [tf.Variable(gen.normal([b, *s]) * (2.0 / s[0]) ** 0.5 if len(s) == 2
@@ -59,7 +70,8 @@ def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
 
   seconds = common.median_seconds(lambda: step().numpy(), FLAGS.steps, warmup=1)
   gflop = 6 * b * p * spec.macs_per_pixel / 1e9
-  return {'benchmark': 'inr_layouts', 'videos': b, 'pixels': p, 'layout': layout,
+  return {'benchmark': 'inr_layouts', 'first_layer': FLAGS.first_layer,
+          'videos': b, 'pixels': p, 'layout': layout,
           'chunk_pixels': chunk or p, 'precision': precision, 'xla': xla,
           'median_s': round(seconds, 4), 'gflops': round(gflop, 2),
           'gflops_per_s': round(gflop / seconds, 1),
