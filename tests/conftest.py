@@ -5,6 +5,12 @@ import os
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # As `import inrv_tf` does, before any test module imports TensorFlow.
 os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '1')
+# Once a test has loaded gRPC (TF Serving's client), a forked child such as the
+# ffmpeg that imageio starts could run gRPC's fork handlers and print their log
+# lines into ffmpeg's stderr, which imageio parses (seen once: "Could not load meta
+# information" on an mp4 the test had just written). gRPC reads these at import.
+os.environ.setdefault('GRPC_ENABLE_FORK_SUPPORT', '0')
+os.environ.setdefault('GRPC_VERBOSITY', 'NONE')
 
 import pytest  # noqa: E402
 

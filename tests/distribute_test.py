@@ -14,6 +14,8 @@ import textwrap
 import numpy as np
 import pytest
 
+from tests import testing
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2', 'PYTHONPATH': REPO}
 
@@ -168,5 +170,8 @@ def test_two_worker_run_agrees_with_one_process(tfds_dir, tmp_path):
   _, multi = workdir_lib.load_model(tmp_path / 'multi')
   _, single = workdir_lib.load_model(tmp_path / 'single')
   for a, b in zip(multi.trainable_variables, single.trainable_variables):
-    np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-5, atol=1e-6)
+    # The small preset's lr, 5 steps; a different batch or order moves most weights
+    # by about lr (1e-3) in the wrong direction, far beyond 5% of them at rtol 1e-3.
+    testing.assert_close_after_adam(np.array(a), np.array(b), 1e-3, rtol=1e-3, atol=1e-5,
+                                    steps=5, max_flipped=0.05)
   assert not any(n.startswith('.scratch') for n in os.listdir(tmp_path / 'multi'))

@@ -46,3 +46,20 @@ def write_random_lpips(path, seed: int = 0) -> str:
     arrays[name] = (np.abs(values) if name.startswith('lin') else values).astype(np.float32)
   np.savez(path, **arrays)
   return str(path)
+
+
+def assert_close_after_adam(a, b, lr: float, rtol: float, atol: float, steps: int = 1,
+                            max_flipped: float = 0.01) -> None:
+  """Parameters after `steps` Adam steps from one start: equal to rounding, but for a few.
+
+  Adam's first update is lr * g / (|g| + eps), about lr * sign(g): a gradient that
+  is zero but for rounding moves its weight by up to lr either way, so two equal
+  computations in another order of float operations (chunks, replicas, CPUs)
+  may differ there by up to 2 lr per step. At most `max_flipped` of the elements
+  may, and none by more; every other element must agree within rtol/atol.
+  """
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  assert a.shape == b.shape, (a.shape, b.shape)
+  off = ~np.isclose(a, b, rtol=rtol, atol=atol)
+  assert off.mean() <= max_flipped, f'{off.sum()} of {off.size} elements differ'
+  np.testing.assert_array_less(np.abs(a - b), 2 * lr * steps + atol)
