@@ -22,7 +22,8 @@ from inrv_tf import config as config_lib
 FLAGS = flags.FLAGS
 # Flags named as a section's field: data.<name> and train.<name>.
 DATA_FLAGS = ('frames', 'height', 'width', 'num_videos', 'subset_seed', 'pixel_fraction')
-TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'lr_schedule', 'warmup_steps', 'loss', 'lpips_weight', 'seed', 'progressive',
+TRAIN_FLAGS = ('batch_size', 'steps', 'lr', 'lr_schedule', 'warmup_steps', 'loss',
+               'lpips_weight', 'seed', 'progressive',
                'precision', 'chunk_pixels', 'xla', 'log_every', 'checkpoint_every',
                'final_eval_videos')
 
