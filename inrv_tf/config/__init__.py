@@ -1,7 +1,8 @@
 """Every number inrv_tf uses, as frozen dataclasses that check themselves when built.
 
-  training.py   a training run's Config (data, model, training), the presets,
-                per-dataset defaults, the pixel chunk
+  training.py   a training run's Config (data, model, training), per-dataset
+                defaults, the pixel chunk
+  presets.py    the named Configs: paper, fast, fast_cosine, small
   commands.py   the settings of the commands that use a trained space
                 (generate, interpolate, invert, evaluate)
 
@@ -24,27 +25,27 @@ from inrv_tf.config.commands import PixelBudgetError
 from inrv_tf.config.commands import SAMPLING_MODES
 from inrv_tf.config.commands import budget_message
 from inrv_tf.config.commands import check_pixels
+from inrv_tf.config.presets import FAST_PIXEL_FRACTION
+from inrv_tf.config.presets import PRESETS
+from inrv_tf.config.presets import fast
+from inrv_tf.config.presets import fast_cosine
+from inrv_tf.config.presets import paper
+from inrv_tf.config.presets import preset
+from inrv_tf.config.presets import small
 from inrv_tf.config.training import ADAM_EPSILON
 from inrv_tf.config.training import CHUNK_PIXELS
 from inrv_tf.config.training import Config
 from inrv_tf.config.training import DATASET_DEFAULTS
 from inrv_tf.config.training import DataConfig
-from inrv_tf.config.training import FAST_PIXEL_FRACTION
 from inrv_tf.config.training import LOSSES
 from inrv_tf.config.training import LR_SCHEDULES
 from inrv_tf.config.training import ModelConfig
 from inrv_tf.config.training import PRECISIONS
-from inrv_tf.config.training import PRESETS
 from inrv_tf.config.training import RESUMABLE
 from inrv_tf.config.training import TrainConfig
 from inrv_tf.config.training import check_video_size
 from inrv_tf.config.training import dataset_defaults
-from inrv_tf.config.training import fast
-from inrv_tf.config.training import fast_cosine
-from inrv_tf.config.training import paper
-from inrv_tf.config.training import preset
 from inrv_tf.config.training import resume_changes
-from inrv_tf.config.training import small
 from inrv_tf.config.training import validate
 
 __all__ = [
