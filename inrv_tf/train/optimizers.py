@@ -27,8 +27,9 @@ class FusedAdam(keras.optimizers.Adam):
   """keras.optimizers.Adam whose update is TensorFlow's fused ResourceApplyAdam.
 
   Falls back to Keras's own update for amsgrad and for non-float32 variables.
-  With `schedule` (a LearningRateSchedule of the step), each update uses
-  schedule(iterations) in place of the `learning_rate` variable.
+  With `schedule` (a LearningRateSchedule of the step), each step's updates use
+  schedule(iterations), computed once per step, in place of the `learning_rate`
+  variable (which `learning_rate` then reports too).
   """
 
   def __init__(self, *args, schedule=None, **kwargs):
@@ -46,9 +47,13 @@ class FusedAdam(keras.optimizers.Adam):
     config['schedule'] = keras.saving.deserialize_keras_object(config.get('schedule'))
     return super().from_config(config, custom_objects=custom_objects)
 
-  def update_step(self, gradient, variable, learning_rate):
+  def _get_current_learning_rate(self):
+    # Keras asks once per apply_gradients and hands the rate to every update_step.
     if self.schedule is not None:
-      learning_rate = self.schedule(self.iterations)
+      return self.schedule(self.iterations)
+    return super()._get_current_learning_rate()
+
+  def update_step(self, gradient, variable, learning_rate):
     if self.amsgrad or variable.dtype != tf.float32:
       return super().update_step(gradient, variable, learning_rate)
     index = self._get_variable_index(variable)
