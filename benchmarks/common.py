@@ -45,3 +45,47 @@ def cpu() -> dict:
   flags = distribute.cpu_flags()
   return {'cpu': distribute.cpu_model(), 'avx512_bf16': 'avx512_bf16' in flags,
           'amx_bf16': 'amx_bf16' in flags, 'avx2': 'avx2' in flags}
+
+
+# What a bfloat16 matmul rounds to bfloat16 (8-bit mantissa, to nearest even), in the
+# order a layer meets them: its inputs (activations and weights) and its output in the
+# forward pass; the gradient at its output, the one it passes down and its weight
+# gradient in the backward pass.
+BF16_ROUNDINGS = ('in', 'out', 'dy', 'dx', 'dw')
+
+
+def emulated_dense(roundings=BF16_ROUNDINGS):
+  """A stand-in for `inr._dense` whose bfloat16 layers are float32 matmuls on operands
+  rounded as bfloat16 rounds them, only the `roundings` named (BF16_ROUNDINGS).
+
+  With every rounding it computes what oneDNN's bfloat16 kernels compute (bfloat16
+  operands, float32 sums, each output rounded to nearest even), on any CPU and at
+  float32's speed: TensorFlow's fallback kernel on CPUs without AVX-512 truncates its
+  outputs instead (benchmarks/README.md, "bfloat16 and quality"). Float32 layers stay
+  plain float32.
+  """
+  import tensorflow as tf
+  roundings = frozenset(roundings)
+  unknown = roundings - set(BF16_ROUNDINGS)
+  if unknown:
+    raise ValueError(f'unknown roundings {sorted(unknown)}; known: {BF16_ROUNDINGS}')
+
+  def rnd(v, name):
+    return tf.cast(tf.cast(v, tf.bfloat16), tf.float32) if name in roundings else v
+
+  @tf.custom_gradient
+  def matmul(x, w):
+    x, w = rnd(x, 'in'), rnd(w, 'in')
+    y = rnd(tf.matmul(x, w), 'out')
+
+    def grad(dy):
+      dy = rnd(dy, 'dy')
+      return (rnd(tf.matmul(dy, w, transpose_b=True), 'dx'),
+              rnd(tf.matmul(x, dy, transpose_a=True), 'dw'))
+    return y, grad
+
+  def dense(x, w, b, dtype):
+    if dtype == tf.float32:
+      return tf.nn.bias_add(tf.matmul(x, w), b)
+    return tf.nn.bias_add(matmul(x, w), b)
+  return dense

@@ -47,6 +47,12 @@ flags.DEFINE_enum('lr_schedule', None, list(LR_SCHEDULES),
 flags.DEFINE_integer('warmup_steps', None, 'Linear learning-rate warmup steps.')
 flags.DEFINE_float('pixel_fraction', None, 'Fraction of pixels per step.')
 flags.DEFINE_string('precision', None, 'float32, bfloat16 or auto.')
+flags.DEFINE_enum('bf16_matmul', 'kernels', ['kernels', 'emulated'],
+                  'bfloat16 layers: TensorFlow\'s kernels, or float32 matmuls on operands '
+                  'rounded as oneDNN\'s bfloat16 kernels round them (common.emulated_dense): '
+                  'their numerics on a CPU without AVX-512.')
+flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: the preset\'s; '
+                     '0: all at once). Changes the order of float32 sums, not the math.')
 flags.DEFINE_integer('seed', 0, 'Seed.')
 flags.DEFINE_float('budget_s', 600.0, 'Seconds of training (evaluation excluded).')
 flags.DEFINE_integer('steps', None, 'Stop after this many steps instead (or first).')
@@ -86,6 +92,8 @@ def main(argv):
   for name in ('batch_size', 'lr', 'lr_schedule', 'warmup_steps', 'precision'):
     if FLAGS[name].value is not None:
       train[name] = FLAGS[name].value
+  if FLAGS.chunk_pixels is not None:
+    train['chunk_pixels'] = FLAGS.chunk_pixels or None
   if FLAGS.steps:
     train['steps'] = FLAGS.steps       # The horizon of a cosine schedule.
   elif train.get('lr_schedule') == 'cosine':
@@ -95,6 +103,10 @@ def main(argv):
   config = pipeline.resolve_num_videos(config, builder)
   precision, why = distribute.resolve_precision(config.train.precision)
   config = config.replace(train={'precision': precision})
+  if FLAGS.bf16_matmul == 'emulated':   # For the whole run: the step is traced below.
+    from unittest import mock
+    from inrv_tf.model import inr
+    mock.patch.object(inr, '_dense', common.emulated_dense()).start()
   strategy = tf.distribute.get_strategy()
   state = step_lib.create_state(config, strategy)
   d = config.data
@@ -111,7 +123,8 @@ def main(argv):
             'batch_size': config.train.batch_size, 'lr': config.train.lr,
             'lr_schedule': config.train.lr_schedule,
             'warmup_steps': config.train.warmup_steps,
-            'pixel_fraction': d.pixel_fraction, 'precision': precision, 'precision_why': why,
+            'pixel_fraction': d.pixel_fraction, 'chunk_pixels': config.train.chunk_pixels,
+            'precision': precision, 'precision_why': why, 'bf16_matmul': FLAGS.bf16_matmul,
             'seed': FLAGS.seed, **common.cpu()}
   print(json.dumps({**header, 'event': 'start'}), flush=True)
   trained, steps, next_eval = 0.0, 0, 0.0
