@@ -1,4 +1,5 @@
-"""benchmarks/time_to_quality.py: its JSON lines, the targets, and the saved workdir."""
+"""benchmarks/time_to_quality.py: its JSON lines, the targets, and the saved workdir;
+benchmarks/bf16_rounding.py on that workdir."""
 
 import json
 import os
@@ -16,16 +17,23 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 SCRIPT = REPO / 'benchmarks' / 'time_to_quality.py'
 
 
-def _run(*args):
-  return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=REPO, capture_output=True,
+def _run(*args, script=SCRIPT):
+  return subprocess.run([sys.executable, str(script), *args], cwd=REPO, capture_output=True,
                         text=True, timeout=300, env={**os.environ, 'TF_CPP_MIN_LOG_LEVEL': '2'})
 
 
-def test_reports_quality_over_time_and_saves_the_measured_model(tfds_dir, tmp_path):
-  workdir = tmp_path / 'wd'
+@pytest.fixture(scope='module')
+def measured(tfds_dir, tmp_path_factory):
+  """(the finished run, its workdir): the small preset, 150 steps on 2 videos."""
+  workdir = tmp_path_factory.mktemp('measured') / 'wd'
   result = _run('--preset=small', '--dataset=bouncing_balls', f'--data_dir={tfds_dir}',
                 '--num_videos=2', '--steps=150', '--eval_every_s=1000000',
                 '--targets=2,25,99', f'--workdir={workdir}')
+  return result, workdir
+
+
+def test_reports_quality_over_time_and_saves_the_measured_model(measured):
+  result, workdir = measured
   assert result.returncode == 0, result.stderr[-3000:]
   lines = [json.loads(line) for line in result.stdout.splitlines()]
   start, first, last, end = lines
@@ -56,3 +64,43 @@ def test_a_cosine_schedule_needs_its_horizon(tmp_path):
   result = _run('--lr_schedule=cosine', f'--workdir={tmp_path / "wd"}')
   assert result.returncode != 0 and 'give --steps' in result.stderr
   assert not (tmp_path / 'wd').exists()
+
+
+def test_trains_with_onednn_bfloat16_numerics_and_another_chunk(tfds_dir):
+  result = _run('--preset=small', '--dataset=bouncing_balls', f'--data_dir={tfds_dir}',
+                '--num_videos=1', '--steps=3', '--eval_every_s=1000000', '--targets=2',
+                '--precision=bfloat16', '--bf16_matmul=emulated', '--chunk_pixels=1000')
+  assert result.returncode == 0, result.stderr[-3000:]
+  start, first, last, _ = [json.loads(line) for line in result.stdout.splitlines()]
+  assert (start['precision'], start['bf16_matmul'], start['chunk_pixels']) == (
+      'bfloat16', 'emulated', 1000)
+  assert last['steps'] == 3 and last['psnr'] != first['psnr']
+
+
+def test_bf16_rounding_measures_each_rounding_against_float32(measured):
+  result, workdir = measured
+  assert result.returncode == 0, result.stderr[-3000:]
+  result = _run(f'--workdir={workdir}', script=REPO / 'benchmarks' / 'bf16_rounding.py')
+  assert result.returncode == 0, result.stderr[-3000:]
+  lines = {line['variant']: line for line in map(json.loads, result.stdout.splitlines())}
+  assert set(lines) == {'kernel_output', 'float32_emulated', 'in', 'out', 'dy', 'dx', 'dw',
+                        'all', 'all_but_in', 'all_but_out', 'all_but_dy', 'all_but_dx',
+                        'all_but_dw', 'bfloat16'}
+  kernel = lines.pop('kernel_output')
+  assert all(line['videos'] == 2 for line in lines.values())
+  # The emulation with no rounding is float32; with every rounding, gradients are off
+  # by 0.5% (the paper model on real clips) to 4% (this one), not more.
+  assert lines['float32_emulated']['grad_rel_error'] < 1e-5
+  assert lines['float32_emulated']['render_rms_255'] < 1e-3
+  real, emulated = lines['bfloat16'], lines['all']
+  assert 1e-4 < emulated['grad_rel_error'] < 0.1
+  if kernel['matches_nearest_even'] > 0.99:     # oneDNN: the kernels are the emulation.
+    assert real['grad_rel_error'] / 3 < emulated['grad_rel_error'] < real['grad_rel_error'] * 3
+  else:                                         # Truncation's bias adds up.
+    assert kernel['matches_truncation'] > 0.99
+    assert real['grad_rel_error'] > 2 * emulated['grad_rel_error']
+  # Forward roundings change the render; backward ones only the gradient.
+  assert lines['in']['render_rms_255'] > 1e-3 and lines['out']['render_rms_255'] > 1e-3
+  for backward in ('dy', 'dx', 'dw'):
+    assert lines[backward]['render_rms_255'] < 1e-3
+    assert lines[backward]['grad_rel_error'] > 1e-6
