@@ -383,8 +383,12 @@ def test_resolve_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
   monkeypatch.setattr(distribute, 'cpu_flags', lambda: flags)
   assert distribute.resolve_precision('auto')[0] == expected
   assert step_lib.compute_dtype('auto').name == expected
-  for asked in ('float32', 'bfloat16'):     # An explicit choice is kept on any CPU.
-    assert distribute.resolve_precision(asked) == (asked, 'as asked')
+  assert distribute.resolve_precision('float32') == ('float32', 'as asked')
+  # An explicit bfloat16 is kept on any CPU; without AVX-512 the reason warns of the
+  # fallback kernel.
+  precision, why = distribute.resolve_precision('bfloat16')
+  assert precision == 'bfloat16' and why.startswith('as asked')
+  assert ('truncates' in why) == ('avx512f' not in flags and expected == 'float32')
 
 
 def test_zero_steps_on_a_new_workdir_is_refused_and_writes_nothing(tfds_dir, tmp_path):

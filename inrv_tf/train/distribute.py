@@ -106,7 +106,8 @@ def bfloat16_units() -> str | None:
 
   A GPU of compute capability 8.0 or newer (Ampere and later: bfloat16 tensor
   cores), else a CPU with AMX (amx_bf16) or AVX-512 bfloat16 (avx512_bf16).
-  Elsewhere bfloat16 is emulated and slower than float32 (benchmarks/README.md).
+  Elsewhere bfloat16 is emulated and slower than float32 (benchmarks/README.md),
+  and without AVX-512 it rounds differently (FALLBACK_BFLOAT16).
   """
   for gpu in tf.config.list_physical_devices('GPU'):
     details = tf.config.experimental.get_device_details(gpu)
@@ -119,8 +120,22 @@ def bfloat16_units() -> str | None:
   return None
 
 
+# Why an explicit bfloat16 is a poor choice on a CPU without AVX-512 (and no GPU).
+FALLBACK_BFLOAT16 = ('TensorFlow\'s fallback kernel computes bfloat16 matmuls on this CPU '
+                     '(no AVX-512): no faster than float32, and it truncates each float32 '
+                     'sum to bfloat16 where oneDNN rounds it to nearest: a bias that left '
+                     'the paper INR\'s gradients 15 times further from float32\'s '
+                     '(benchmarks/README.md, "bfloat16 and quality")')
+
+
 def resolve_precision(precision: str) -> tuple[str, str]:
-  """'auto' -> 'bfloat16' where bfloat16 units exist, else 'float32'; with the reason."""
+  """'auto' -> 'bfloat16' where bfloat16 units exist, else 'float32'; with the reason.
+
+  An explicit 'float32' or 'bfloat16' is kept on any hardware; where bfloat16 would
+  run on TensorFlow's fallback kernel, the reason says what that costs.
+  """
+  if precision == 'bfloat16' and not bfloat16_units() and 'avx512f' not in cpu_flags():
+    return precision, f'as asked; {FALLBACK_BFLOAT16}'
   if precision != 'auto':
     return precision, 'as asked'
   units = bfloat16_units()
