@@ -4,7 +4,8 @@
         --preset=paper --size=64 --batch_size=1 --budget_s=1200 --targets=18,20,22
 
 Trains a preset on a dataset for a wall-clock budget (--budget_s of training
-time, or --steps), and every --eval_every_s seconds of training evaluates the
+time, or --steps), and every --eval_every_s seconds of training (or every
+--eval_every_steps steps, to compare runs at equal steps) evaluates the
 reconstruction of every training video as Table 1 defines it (uint8 on
 [0, 255], PSNR and SSIM averaged over the videos; the clock is paused while it
 evaluates). Prints one JSON line per evaluation (seconds, steps, psnr, ssim),
@@ -57,6 +58,8 @@ flags.DEFINE_integer('seed', 0, 'Seed.')
 flags.DEFINE_float('budget_s', 600.0, 'Seconds of training (evaluation excluded).')
 flags.DEFINE_integer('steps', None, 'Stop after this many steps instead (or first).')
 flags.DEFINE_float('eval_every_s', 60.0, 'Seconds of training between evaluations.')
+flags.DEFINE_integer('eval_every_steps', None, 'Evaluate every this many steps instead '
+                     '(runs compared at equal steps), and once more at the budget\'s end.')
 flags.DEFINE_list('targets', ['18', '20', '22', '24'], 'PSNR targets in dB.')
 flags.DEFINE_string('workdir', None, 'If set, a new folder where the trained model is '
                     'saved as a workdir (config.json and a checkpoint), for `invert`, '
@@ -125,7 +128,7 @@ def main(argv):
             'warmup_steps': config.train.warmup_steps,
             'pixel_fraction': d.pixel_fraction, 'chunk_pixels': config.train.chunk_pixels,
             'precision': precision, 'precision_why': why, 'bf16_matmul': FLAGS.bf16_matmul,
-            'seed': FLAGS.seed, **common.cpu()}
+            'eval_every_steps': FLAGS.eval_every_steps, 'seed': FLAGS.seed, **common.cpu()}
   print(json.dumps({**header, 'event': 'start'}), flush=True)
   trained, steps, next_eval = 0.0, 0, 0.0
   batches_iter = iter(ds)
@@ -138,7 +141,7 @@ def main(argv):
       for t in targets:
         if reached[t] is None and quality['psnr'] >= t:
           reached[t] = {'seconds': round(trained, 1), 'steps': steps}
-      next_eval += FLAGS.eval_every_s
+      next_eval = float('inf') if FLAGS.eval_every_steps else next_eval + FLAGS.eval_every_s
       if trained >= FLAGS.budget_s or (FLAGS.steps and steps >= FLAGS.steps):
         break
     start = time.perf_counter()
@@ -147,6 +150,9 @@ def main(argv):
       raise FloatingPointError(f'Loss is {float(out["loss"])} at step {steps + 1}.')
     trained += time.perf_counter() - start
     steps += 1
+    if FLAGS.eval_every_steps and (steps % FLAGS.eval_every_steps == 0
+                                   or trained >= FLAGS.budget_s):
+      next_eval = trained
     if FLAGS.steps and steps >= FLAGS.steps:
       next_eval = trained       # Evaluate once more at the last step, then stop.
   if FLAGS.workdir:

@@ -66,15 +66,16 @@ def test_a_cosine_schedule_needs_its_horizon(tmp_path):
   assert not (tmp_path / 'wd').exists()
 
 
-def test_trains_with_onednn_bfloat16_numerics_and_another_chunk(tfds_dir):
+def test_trains_with_onednn_bfloat16_numerics_another_chunk_evaluating_by_steps(tfds_dir):
   result = _run('--preset=small', '--dataset=bouncing_balls', f'--data_dir={tfds_dir}',
-                '--num_videos=1', '--steps=3', '--eval_every_s=1000000', '--targets=2',
+                '--num_videos=1', '--steps=5', '--eval_every_steps=2', '--targets=2',
                 '--precision=bfloat16', '--bf16_matmul=emulated', '--chunk_pixels=1000')
   assert result.returncode == 0, result.stderr[-3000:]
-  start, first, last, _ = [json.loads(line) for line in result.stdout.splitlines()]
-  assert (start['precision'], start['bf16_matmul'], start['chunk_pixels']) == (
-      'bfloat16', 'emulated', 1000)
-  assert last['steps'] == 3 and last['psnr'] != first['psnr']
+  start, *evals, end = [json.loads(line) for line in result.stdout.splitlines()]
+  assert (start['precision'], start['bf16_matmul'], start['chunk_pixels'],
+          start['eval_every_steps']) == ('bfloat16', 'emulated', 1000, 2)
+  assert [e['steps'] for e in evals] == [0, 2, 4, 5] and end['steps'] == 5
+  assert evals[-1]['psnr'] != evals[0]['psnr']
 
 
 def test_bf16_rounding_measures_each_rounding_against_float32(measured):
