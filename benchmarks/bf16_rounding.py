@@ -115,8 +115,8 @@ def main(argv):
   reference = measure(inr._dense, tf.float32)
   flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)
   rel = lambda a, b: float(tf.norm(a - b) / tf.norm(b))
-  results = {}
-  for name, roundings in variants().items():
+  results, named = {}, variants()
+  for name, roundings in named.items():
     dense = inr._dense if roundings is None else common.emulated_dense(roundings)
     results[name] = [{
         'grad_rel_error': rel(flat(got), flat(want)),
@@ -128,7 +128,7 @@ def main(argv):
   for name, rows in results.items():
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     print(json.dumps({'benchmark': 'bf16_rounding', 'variant': name,
-                      'roundings': sorted(variants()[name] or ['(bfloat16 kernels)']),
+                      'roundings': sorted(named[name] or ['(bfloat16 kernels)']),
                       'videos': count, 'chunk_pixels': chunk,
                       **{k: round(v, 6) for k, v in mean.items()}, **common.cpu()}),
           flush=True)

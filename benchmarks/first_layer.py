@@ -76,11 +76,11 @@ def main(argv):
   b0 = tf.Variable(gen.normal([width]) * 0.1)
   upstream = gen.normal([n, width])                 # d loss / d relu output
 
-  def one_axis(count, first=0, total=None):
-    coords = grid_lib.coords_of(tf.range(first, first + count), total or count)
+  def one_axis(count, total=None):
+    coords = grid_lib.coords_of(tf.range(count), total or count)
     return encoding.encode_position(coords[:, None], k)          # [count, 1 + 2k]
 
-  enc_t, enc_y, enc_x = one_axis(t, 0, FLAGS.frames), one_axis(side), one_axis(side)
+  enc_t, enc_y, enc_x = one_axis(t, FLAGS.frames), one_axis(side), one_axis(side)
   rows = axis_rows(k)
   pixel = np.arange(n)
   t_i, y_i, x_i = (tf.constant(v, tf.int32) for v in (
