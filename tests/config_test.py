@@ -30,7 +30,7 @@ def test_paper_numbers():
     ('data', {'height': -3}, 'height must be a positive'),
     ('data', {'pixel_fraction': 0.0}, 'pixel_fraction'),
     ('train', {'loss': 'huber'}, 'Unknown loss'),
-    ('train', {'precision': 'float16'}, 'Unknown precision'),
+    ('train', {'precision': 'float64'}, 'Unknown precision'),
     ('train', {'batch_size': 0}, 'batch_size'),
     ('train', {'lr_schedule': 'linear'}, 'Unknown lr_schedule'),
     ('train', {'warmup_steps': -1}, 'warmup_steps must be non-negative'),

@@ -15,7 +15,7 @@ import numbers
 from typing import Any
 
 LOSSES = ('l1', 'l2', 'weighted_l2')
-PRECISIONS = ('auto', 'float32', 'bfloat16')
+PRECISIONS = ('auto', 'float32', 'bfloat16', 'float16')
 LR_SCHEDULES = ('constant', 'cosine')
 
 # Adam's epsilon everywhere (training, inversion, Single-INR): PyTorch's default,
@@ -188,7 +188,9 @@ class TrainConfig:
     lpips_weights: the LPIPS .npz (docs/lpips.md), needed when lpips_weight > 0.
     loss: 'l1' (default), 'l2' or 'weighted_l2' (Moving-MNIST).
     seed: seeds initialisation, data order and pixel subsampling.
-    precision: 'float32' or 'bfloat16' matmuls (float32 master weights), or
+    precision: 'float32', 'bfloat16' or 'float16' matmuls in the INR's hidden
+      layers (float32 master weights; float16 backpropagates each chunk's
+      output gradient scaled by a power of two, `model.inr.chunked_inr_grads`), or
       'auto': bfloat16 where the hardware computes it natively (avx512_bf16 or
       AMX on a CPU, an Ampere or newer GPU), else float32. A run resolves it at
       its start (`train.distribute.resolve_precision`), logs the choice and

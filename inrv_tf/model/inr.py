@@ -127,7 +127,8 @@ def _apply_einsum(params, features, compute_dtype) -> tf.Tensor:
 
   tf.einsum in float32. In bfloat16, TensorFlow's CPU einsum kernel is an order
   of magnitude slower than BatchMatMul on the same operands (benchmarks/README.md),
-  so the same product goes through tf.linalg.matmul, broadcasting a shared input.
+  so the same product goes through tf.linalg.matmul, broadcasting a shared input
+  (and so does float16).
   """
   num_layers = len(params) // 2
   x = features
@@ -135,7 +136,7 @@ def _apply_einsum(params, features, compute_dtype) -> tf.Tensor:
   for i, dtype in enumerate(layer_dtypes(num_layers, compute_dtype)):
     w = tf.cast(params[2 * i], dtype)
     x = tf.cast(x, dtype)
-    if dtype == tf.bfloat16:
+    if dtype != tf.float32:
       y = tf.linalg.matmul(x[None] if shared else x, w)
     else:
       y = tf.einsum('pi,bio->bpo' if shared else 'bpi,bio->bpo', x, w)
@@ -154,13 +155,13 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
     features: encoded coordinates, either f32[P, in] shared by every video (one
       grid for the whole batch) or f32[B, P, in].
     compute_dtype: dtype of the hidden layers' matmuls (bfloat16 on AMX / tensor
-      cores); the first and last layers, biases, activations between layers and
-      the output stay float32 (`layer_dtypes`).
+      cores, float16 on tensor cores); the first and last layers, biases,
+      activations between layers and the output stay float32 (`layer_dtypes`).
     layout: 'per_video' (2-D matmuls, unrolled over a static batch), 'einsum'
       (batched products over a leading video axis) or 'auto', which picks what
       measured faster (benchmarks/inr_layouts.py; figures in benchmarks/README.md):
-      per_video for one video and for bfloat16 on a static batch of up to
-      MAX_UNROLLED_VIDEOS, einsum otherwise. Both compute the same function.
+      per_video for one video and for bfloat16 or float16 on a static batch of up
+      to MAX_UNROLLED_VIDEOS, einsum otherwise. Both compute the same function.
   Returns:
     f32[B, P, out_features]; for RGB, values meant to lie in [-1, 1] (not clipped).
   """
@@ -169,7 +170,7 @@ def apply_inr(params: Sequence[tf.Tensor], features: tf.Tensor,
   batch = params[0].shape[0]
   if layout == 'auto':
     static = batch is not None and batch <= MAX_UNROLLED_VIDEOS
-    layout = 'per_video' if static and (batch == 1 or compute_dtype == tf.bfloat16) \
+    layout = 'per_video' if static and (batch == 1 or compute_dtype != tf.float32) \
         else 'einsum'
   if layout == 'per_video':
     if batch is None:
@@ -192,6 +193,36 @@ def apply_inr_chunked(params, features, chunk: int, dtype=tf.float32,
   return tf.stop_gradient(tf.transpose(out.concat(), [1, 0, 2]))  # [b, P, out]
 
 
+# float16 (5 exponent bits) keeps numbers from 6e-8 (subnormal; 6e-5 at full
+# precision) to 65,504. A mean loss over P pixels gives each output about 1 / (3 P)
+# of gradient, which the hidden layers' backward would carry in float16's
+# subnormals, while a weight gradient sums n pixels' products and can overflow.
+# So a float16 chunk backpropagates its output gradient times a power of two that
+# brings each video's largest value to 2^k, k = min(0, FLOAT16_GRAD_SUM_EXP - log2 n).
+FLOAT16_GRAD_SUM_EXP = 11
+
+
+def float16_grad_scale(pred_grad: tf.Tensor) -> tf.Tensor:
+  """f32[b, n, C] output gradient -> f32[b], per video a power of two (exact to undo).
+
+  It brings the video's largest |gradient| into [2^k, 2^(k+1)) with
+  k = min(0, FLOAT16_GRAD_SUM_EXP - ceil(log2 n)); 1 where the gradient is all
+  zero or not finite (a non-finite gradient then stays so, and training stops).
+  """
+  peak = tf.reduce_max(tf.abs(pred_grad), axis=[1, 2])                     # [b]
+  n = tf.cast(tf.shape(pred_grad)[1], tf.float32)
+  target = tf.minimum(0.0, FLOAT16_GRAD_SUM_EXP - tf.math.ceil(_log2(n)))
+  usable = tf.math.is_finite(peak) & (peak > 0)
+  exponent = tf.math.floor(_log2(tf.where(usable, peak, 1.0)))
+  shift = tf.where(usable, tf.clip_by_value(target - exponent, -126.0, 127.0), 0.0)
+  # 2^shift built from its exponent bits: exactly a power of two on every device.
+  return tf.bitcast((tf.cast(shift, tf.int32) + 127) * (1 << 23), tf.float32)
+
+
+def _log2(x: tf.Tensor) -> tf.Tensor:
+  return tf.math.log(x) / tf.math.log(2.0)
+
+
 def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
                       dtype=tf.float32, layout: str = 'auto', output_grads=None):
   """Per-video loss and its gradient w.r.t. the INR parameters, chunk by chunk.
@@ -205,7 +236,9 @@ def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
     params: [W0 f32[b, in, out], b0 f32[b, out], ...].
     features: f32[P, F]; target: f32[b, P, 3].
     loss_fn: (pred f32[b, n, 3], target f32[b, n, 3]) -> f32[b], a mean over pixels.
-    dtype, layout: as `apply_inr`'s compute_dtype and layout.
+    dtype, layout: as `apply_inr`'s compute_dtype and layout. In float16 each
+      chunk's output gradient is scaled by `float16_grad_scale` on its way through
+      the INR and the parameter gradients unscaled in float32.
     output_grads: optional f32[b, P, 3], the gradient of a further loss term with
       respect to the INR's output (e.g. LPIPS of the whole frames); it is pushed
       through the INR chunk by chunk and added to the parameter gradients.
@@ -229,11 +262,21 @@ def chunked_inr_grads(params, features, target, loss_fn, chunk: int,
     with tf.GradientTape() as tape:
       tape.watch(local)
       pred = apply_inr(local, features[start:stop], dtype, layout)
+    with tf.GradientTape() as loss_tape:
+      loss_tape.watch(pred)
       chunk_loss = loss_fn(pred, target[:, start:stop]) * share       # [b]
       total = tf.reduce_sum(chunk_loss)
       if output_grads is not None:   # d/dparams of sum(pred * g) is J^T g.
         total += tf.reduce_sum(pred * tf.stop_gradient(output_grads[:, start:stop]))
-    chunk_grads = tape.gradient(total, local)
+    pred_grad = loss_tape.gradient(total, pred)                       # f32[b, n, 3]
+    if dtype == tf.float16:
+      scale = float16_grad_scale(pred_grad)                            # [b]
+      chunk_grads = tape.gradient(pred, local,
+                                  output_gradients=pred_grad * scale[:, None, None])
+      chunk_grads = [g / tf.reshape(scale, [-1] + [1] * (g.shape.rank - 1))
+                     for g in chunk_grads]
+    else:
+      chunk_grads = tape.gradient(pred, local, output_gradients=pred_grad)
     loss += chunk_loss
     mse += tf.reduce_mean(tf.square(pred - target[:, start:stop]), axis=[1, 2]) * share
     grads = [g + c for g, c in zip(grads, chunk_grads)]

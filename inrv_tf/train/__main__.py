@@ -69,9 +69,11 @@ def define_flags() -> None:
   f.DEFINE_integer('latent_dim', None, 'Size of the latent code m (default: the preset\'s; '
                    'paper 128). The authors advise 64 below 2,000 videos, 128 above.')
   f.DEFINE_bool('progressive', None, 'Progressive training (stages of 10, 100, ... videos).')
-  f.DEFINE_enum('precision', None, ['auto', 'float32', 'bfloat16'], 'Matmul precision; '
-                'auto (default): bfloat16 where the CPU has avx512_bf16 or AMX or the GPU is '
-                'Ampere or newer, float32 elsewhere (logged at start).')
+  f.DEFINE_enum('precision', None, ['auto', 'float32', 'bfloat16', 'float16'],
+                'Matmul precision of the INR\'s hidden layers; auto (default): bfloat16 '
+                'where the CPU has avx512_bf16 or AMX or the GPU is Ampere or newer, float32 '
+                'elsewhere (logged at start). float16 (gradients scaled by powers of two) '
+                'for GPUs with float16 tensor cores but no bfloat16 (Volta, Turing).')
   f.DEFINE_bool('xla', None, 'Compile the forward and backward pass with XLA.')
   f.DEFINE_integer('chunk_pixels', None,
                    'Run the INR forward and backward over this many pixels at a time '

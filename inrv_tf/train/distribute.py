@@ -128,14 +128,39 @@ FALLBACK_BFLOAT16 = ('TensorFlow\'s fallback kernel computes bfloat16 matmuls on
                      '(benchmarks/README.md, "bfloat16 and quality")')
 
 
+# Why an explicit float16 is a poor choice without a GPU.
+CPU_FLOAT16 = ('float16 matmuls pay on GPUs with tensor cores (Volta and newer); this '
+               'CPU computes them no faster than float32 (benchmarks/README.md, '
+               '"float16 mixed precision")')
+
+
+def float16_units() -> str | None:
+  """What computes float16 matmuls natively here: a GPU of compute capability 7.0
+  or newer (tensor cores), else a CPU with AVX-512 FP16 or AMX FP16; or None."""
+  for gpu in tf.config.list_physical_devices('GPU'):
+    details = tf.config.experimental.get_device_details(gpu)
+    if tuple(details.get('compute_capability') or ()) >= (7, 0):
+      return f'GPU {details.get("device_name", "")}'
+  flags = cpu_flags()
+  for flag in ('amx_fp16', 'avx512_fp16'):
+    if flag in flags:
+      return f'CPU {flag}'
+  return None
+
+
 def resolve_precision(precision: str) -> tuple[str, str]:
   """'auto' -> 'bfloat16' where bfloat16 units exist, else 'float32'; with the reason.
 
-  An explicit 'float32' or 'bfloat16' is kept on any hardware; where bfloat16 would
-  run on TensorFlow's fallback kernel, the reason says what that costs.
+  An explicit 'float32', 'bfloat16' or 'float16' is kept on any hardware; where
+  bfloat16 would run on TensorFlow's fallback kernel, or float16 on a CPU without
+  float16 units, the reason says what that costs. 'auto' never picks float16:
+  training scales its gradients (`model.inr.chunked_inr_grads`), but an activation
+  past 65,504 still overflows, where bfloat16 keeps float32's range.
   """
   if precision == 'bfloat16' and not bfloat16_units() and 'avx512f' not in cpu_flags():
     return precision, f'as asked; {FALLBACK_BFLOAT16}'
+  if precision == 'float16' and not float16_units():
+    return precision, f'as asked; {CPU_FLOAT16}'
   if precision != 'auto':
     return precision, 'as asked'
   units = bfloat16_units()

@@ -125,7 +125,8 @@ class _Checkpointer:
 
 
 def _diverged(checkpointer: _Checkpointer, workdir: workdir_lib.Workdir, step: int,
-              loss: float, grad_sq: float, lr: float) -> NonFiniteLossError:
+              loss: float, grad_sq: float, lr: float,
+              precision: str = 'float32') -> NonFiniteLossError:
   """The error for a non-finite loss or gradient at `step` (1-based), after moving aside
   the checkpoints that lead into it (the state saved at step - 1 and later)."""
   what = f'Loss is {loss}' if not np.isfinite(loss) else f'The gradient is {grad_sq ** 0.5}'
@@ -136,6 +137,8 @@ def _diverged(checkpointer: _Checkpointer, workdir: workdir_lib.Workdir, step: i
     keep = f'The last checkpoint that trains on finitely is {good}: run again'
   else:
     keep = 'No checkpoint before it is left: run again, from scratch,'
+  if precision == 'float16':   # float16 overflows past 65,504; bfloat16 has float32's range.
+    keep += ' with --precision=bfloat16 or float32, or'
   return NonFiniteLossError(
       f'{what} at step {step}; stopped before saving that state.{moved} {keep} with a '
       f'lower --lr (this run: {lr:g}; the --lr you give is the one a resume trains at).')
@@ -264,7 +267,8 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
         out = train_step(batch)
         loss, mse, grad_sq = (float(out[k]) for k in ('loss', 'mse', 'grad_sq'))
         if not (np.isfinite(loss) and np.isfinite(grad_sq)):
-          raise _diverged(checkpointer, workdir, step + 1, loss, grad_sq, t.lr)
+          raise _diverged(checkpointer, workdir, step + 1, loss, grad_sq, t.lr,
+                          config.train.precision)
         step += 1
         steps_in_stage += 1
         epoch_losses.append(loss)

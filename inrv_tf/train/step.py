@@ -43,7 +43,7 @@ class TrainState:
 def compute_dtype(precision: str) -> tf.DType:
   """The matmul dtype of a TrainConfig.precision ('auto' resolved for this machine)."""
   precision, _ = distribute.resolve_precision(precision)
-  return {'float32': tf.float32, 'bfloat16': tf.bfloat16}[precision]
+  return tf.as_dtype(precision)
 
 
 def create_state(config: config_lib.Config, strategy: tf.distribute.Strategy) -> TrainState:
@@ -100,7 +100,9 @@ def make_train_step(state: TrainState, config: config_lib.Config,
   dtype = compute_dtype(config.train.precision)
   seed = config.train.seed
 
-  chunk = config.train.chunk_pixels
+  # float16 scales its gradients chunk by chunk (inr.chunked_inr_grads): without
+  # chunks, one chunk of every pixel.
+  chunk = config.train.chunk_pixels or (num_pixels if dtype == tf.float16 else None)
   clip = config.model.clip
   lpips_weight = config.train.lpips_weight
   frames, height, width = config.data.frames, config.data.height, config.data.width
