@@ -21,7 +21,10 @@ layer's weights, and the rendered output's RMS error on [0, 255]. TensorFlow's
 bfloat16 kernels are measured beside the emulation ('bfloat16'), and a first line
 ('kernel_output') says how they round their float32 sums on this CPU: to nearest even
 (oneDNN, with AVX-512 or AMX), or by truncation (TensorFlow's fallback kernel on CPUs
-without AVX-512). One JSON line per variant, averaged over the videos.
+without AVX-512). TensorFlow's float16 kernels are measured beside them, as
+training runs them ('float16': each chunk's output gradient scaled by a power of two,
+`inr.float16_grad_scale`) and without that scaling ('float16_unscaled'). One JSON
+line per variant, averaged over the videos.
 
 A rounding whose removal takes most of 'all''s error is the one to keep in
 float32 (benchmarks/README.md, "bfloat16 and quality").
@@ -97,7 +100,9 @@ def main(argv):
   loss_fn = losses.get(config.train.loss)
   num_layers = len(config.model.inr_widths) + 1
 
-  def measure(dense, dtype):
+  unscaled = lambda grad: tf.ones([tf.shape(grad)[0]])
+
+  def measure(dense, dtype, grad_scale=inr.float16_grad_scale):
     """Per video: (INR parameter gradients, render), with inr._dense = dense."""
     @tf.function
     def grads(params, target):
@@ -107,7 +112,8 @@ def main(argv):
     def render(params):
       return inr.apply_inr(params, features, dtype)
 
-    with mock.patch.object(inr, '_dense', dense):   # Traced once, under the patch.
+    with mock.patch.object(inr, '_dense', dense), \
+        mock.patch.object(inr, 'float16_grad_scale', grad_scale):   # Traced under both.
       return [(grads(p, t), render(p)) for p, t in zip(params, targets)]
 
   params = [model.inr_params(model.latent(tf.constant([v]))) for v in range(count)]
@@ -115,20 +121,27 @@ def main(argv):
   reference = measure(inr._dense, tf.float32)
   flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)
   rel = lambda a, b: float(tf.norm(a - b) / tf.norm(b))
-  results, named = {}, variants()
-  for name, roundings in named.items():
-    dense = inr._dense if roundings is None else common.emulated_dense(roundings)
-    results[name] = [{
+  def errors(measured):
+    return [{
         'grad_rel_error': rel(flat(got), flat(want)),
         **{f'w{i}_rel_error': rel(got[2 * i], want[2 * i]) for i in range(1, num_layers - 1)},
         'render_rms_255': float(tf.sqrt(tf.reduce_mean(tf.square(render - render32))) * 127.5)}
-        for (got, render), (want, render32) in zip(measure(dense, tf.bfloat16), reference)]
+        for (got, render), (want, render32) in zip(measured, reference)]
+
+  results, named = {}, variants()
+  for name, roundings in named.items():
+    dense = inr._dense if roundings is None else common.emulated_dense(roundings)
+    results[name] = errors(measure(dense, tf.bfloat16))
+  results['float16'] = errors(measure(inr._dense, tf.float16))
+  results['float16_unscaled'] = errors(measure(inr._dense, tf.float16, unscaled))
+  kernels = {'float16': '(float16 kernels)', 'float16_unscaled': '(float16 kernels, unscaled)'}
   print(json.dumps({'benchmark': 'bf16_rounding', 'variant': 'kernel_output',
                     **kernel_output_rounding(), **common.cpu()}), flush=True)
   for name, rows in results.items():
     mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     print(json.dumps({'benchmark': 'bf16_rounding', 'variant': name,
-                      'roundings': sorted(named[name] or ['(bfloat16 kernels)']),
+                      'roundings': sorted(named.get(name) or
+                                          [kernels.get(name, '(bfloat16 kernels)')]),
                       'videos': count, 'chunk_pixels': chunk,
                       **{k: round(v, 6) for k, v in mean.items()}, **common.cpu()}),
           flush=True)

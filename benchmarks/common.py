@@ -29,7 +29,7 @@ def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   """
   import tensorflow as tf
   from inrv_tf.train import distribute
-  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  dtype = tf.as_dtype(precision)
   a = tf.random.normal([n, n], dtype=tf.float32)
   a, b = tf.cast(a, dtype), tf.cast(tf.transpose(a), dtype)
   mm = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))

@@ -18,10 +18,12 @@ most a fused first layer could save.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import pathlib
 import sys
+from unittest import mock
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -37,7 +39,7 @@ flags.DEFINE_integer('videos', 1, 'Videos (per-video INRs) per step.')
 flags.DEFINE_integer('pixels', 25 * 100 * 100, 'Pixels per video.')
 flags.DEFINE_list('layouts', ['per_video', 'einsum'], 'Layouts to time.')
 flags.DEFINE_list('chunks', ['8192', '32768', '0'], 'Pixel chunks (0: all at once).')
-flags.DEFINE_list('precisions', ['float32'], 'float32 and/or bfloat16.')
+flags.DEFINE_list('precisions', ['float32'], 'float32, bfloat16 and/or float16.')
 flags.DEFINE_bool('xla', False, 'jit_compile the step.')
 flags.DEFINE_integer('steps', 3, 'Timed steps (median reported).')
 flags.DEFINE_bool('first_layer', True, 'Include the 63 -> 256 first layer (with '
@@ -50,17 +52,19 @@ def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
   from inrv_tf.model import inr
   from inrv_tf.model import losses
   spec = inr.InrSpec(63, (256, 256, 256, 256), 3)
+  patch = contextlib.nullcontext()
   if not FLAGS.first_layer:
     spec = inr.InrSpec(256, (256, 256, 256), 3)
     # Its first layer is a hidden one: in the compute dtype, only the last in float32.
-    inr.layer_dtypes = lambda n, dtype: [dtype] * (n - 1) + [tf.float32]
+    patch = mock.patch.object(inr, 'layer_dtypes',
+                              lambda n, dtype: [dtype] * (n - 1) + [tf.float32])
   b, p = FLAGS.videos, FLAGS.pixels
   gen = tf.random.Generator.from_seed(0)
   params = [tf.Variable(gen.normal([b, *s]) * (2.0 / s[0]) ** 0.5 if len(s) == 2
                         else tf.zeros([b, *s])) for s in spec.param_shapes]
   features = tf.Variable(gen.uniform([p, spec.in_features], -1, 1))
   target = tf.Variable(gen.uniform([b, p, 3], -1, 1))
-  dtype = tf.bfloat16 if precision == 'bfloat16' else tf.float32
+  dtype = tf.as_dtype(precision)
 
   @tf.function(jit_compile=xla)
   def step():
@@ -68,7 +72,8 @@ def time_one(layout: str, chunk: int, precision: str, xla: bool) -> dict:
                                         chunk or p, dtype, layout)
     return tf.add_n([tf.reduce_sum(g) for g in grads])
 
-  seconds = common.median_seconds(lambda: step().numpy(), FLAGS.steps, warmup=1)
+  with patch:   # step() is traced on its first call, under the patch.
+    seconds = common.median_seconds(lambda: step().numpy(), FLAGS.steps, warmup=1)
   gflop = 6 * b * p * spec.macs_per_pixel / 1e9
   return {'benchmark': 'inr_layouts', 'first_layer': FLAGS.first_layer,
           'videos': b, 'pixels': p, 'layout': layout,

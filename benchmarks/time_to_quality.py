@@ -47,7 +47,7 @@ flags.DEFINE_enum('lr_schedule', None, list(LR_SCHEDULES),
                   'decays to 0 at --steps.')
 flags.DEFINE_integer('warmup_steps', None, 'Linear learning-rate warmup steps.')
 flags.DEFINE_float('pixel_fraction', None, 'Fraction of pixels per step.')
-flags.DEFINE_string('precision', None, 'float32, bfloat16 or auto.')
+flags.DEFINE_string('precision', None, 'float32, bfloat16, float16 or auto.')
 flags.DEFINE_enum('bf16_matmul', 'kernels', ['kernels', 'emulated'],
                   'bfloat16 layers: TensorFlow\'s kernels, or float32 matmuls on operands '
                   'rounded as oneDNN\'s bfloat16 kernels round them (common.emulated_dense): '

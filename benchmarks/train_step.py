@@ -34,7 +34,8 @@ flags.DEFINE_enum('preset', None, list(PRESETS), 'Preset; unset: the standard se
 flags.DEFINE_integer('frames', None, 'Frames (default: the preset\'s).')
 flags.DEFINE_integer('size', None, 'Square size (default: the preset\'s).')
 flags.DEFINE_integer('batch_size', None, 'Videos per step (default: the preset\'s).')
-flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16'], 'Matmul precision.')
+flags.DEFINE_enum('precision', 'float32', ['float32', 'bfloat16', 'float16'],
+                  'Matmul precision.')
 flags.DEFINE_bool('xla', False, 'jit_compile the step.')
 flags.DEFINE_integer('chunk_pixels', None, 'Pixels per INR pass (default: the preset\'s).')
 flags.DEFINE_float('pixel_fraction', None, 'Fraction of each video\'s pixels per step '

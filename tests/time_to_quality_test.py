@@ -86,7 +86,7 @@ def test_bf16_rounding_measures_each_rounding_against_float32(measured):
   lines = {line['variant']: line for line in map(json.loads, result.stdout.splitlines())}
   assert set(lines) == {'kernel_output', 'float32_emulated', 'in', 'out', 'dy', 'dx', 'dw',
                         'all', 'all_but_in', 'all_but_out', 'all_but_dy', 'all_but_dx',
-                        'all_but_dw', 'bfloat16'}
+                        'all_but_dw', 'bfloat16', 'float16', 'float16_unscaled'}
   kernel = lines.pop('kernel_output')
   assert all(line['videos'] == 2 for line in lines.values())
   # The emulation with no rounding is float32; with every rounding, gradients are off
@@ -100,6 +100,10 @@ def test_bf16_rounding_measures_each_rounding_against_float32(measured):
   else:                                         # Truncation's bias adds up.
     assert kernel['matches_truncation'] > 0.99
     assert real['grad_rel_error'] > 2 * emulated['grad_rel_error']
+  # float16 keeps 3 more bits of mantissa than bfloat16: its gradients, scaled as
+  # training scales them, are closer to float32's than bfloat16's are.
+  assert 0 < lines['float16']['grad_rel_error'] < emulated['grad_rel_error'] / 2
+  assert lines['float16_unscaled']['grad_rel_error'] > 0
   # Forward roundings change the render; backward ones only the gradient.
   assert lines['in']['render_rms_255'] > 1e-3 and lines['out']['render_rms_255'] > 1e-3
   for backward in ('dy', 'dx', 'dw'):
