@@ -109,15 +109,7 @@ def bfloat16_units() -> str | None:
   Elsewhere bfloat16 is emulated and slower than float32 (benchmarks/README.md),
   and without AVX-512 it rounds differently (FALLBACK_BFLOAT16).
   """
-  for gpu in tf.config.list_physical_devices('GPU'):
-    details = tf.config.experimental.get_device_details(gpu)
-    if tuple(details.get('compute_capability') or ()) >= (8, 0):
-      return f'GPU {details.get("device_name", "")}'
-  flags = cpu_flags()
-  for flag in ('amx_bf16', 'avx512_bf16'):
-    if flag in flags:
-      return f'CPU {flag}'
-  return None
+  return _matmul_units((8, 0), ('amx_bf16', 'avx512_bf16'))
 
 
 # Why an explicit bfloat16 is a poor choice on a CPU without AVX-512 (and no GPU).
@@ -137,15 +129,18 @@ CPU_FLOAT16 = ('float16 matmuls pay on GPUs with tensor cores (Volta and newer);
 def float16_units() -> str | None:
   """What computes float16 matmuls natively here: a GPU of compute capability 7.0
   or newer (tensor cores), else a CPU with AVX-512 FP16 or AMX FP16; or None."""
+  return _matmul_units((7, 0), ('amx_fp16', 'avx512_fp16'))
+
+
+def _matmul_units(compute_capability: tuple[int, int], flags: tuple[str, ...]) -> str | None:
+  """'GPU <name>' for the first GPU of at least this compute capability, else
+  'CPU <flag>' for the first of these CPU flags present, else None."""
   for gpu in tf.config.list_physical_devices('GPU'):
     details = tf.config.experimental.get_device_details(gpu)
-    if tuple(details.get('compute_capability') or ()) >= (7, 0):
+    if tuple(details.get('compute_capability') or ()) >= compute_capability:
       return f'GPU {details.get("device_name", "")}'
-  flags = cpu_flags()
-  for flag in ('amx_fp16', 'avx512_fp16'):
-    if flag in flags:
-      return f'CPU {flag}'
-  return None
+  present = cpu_flags()
+  return next((f'CPU {flag}' for flag in flags if flag in present), None)
 
 
 def resolve_precision(precision: str) -> tuple[str, str]:
