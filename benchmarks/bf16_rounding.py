@@ -66,17 +66,27 @@ def variants() -> dict:
 def kernel_output_rounding() -> dict:
   """How TensorFlow's bfloat16 matmul rounds its float32 sums here: the share of a
   [2048, 256] x [256, 256] product's outputs equal to the exact sum rounded to nearest
-  even, and truncated (toward zero)."""
+  even, and truncated (toward zero); and the float16 matmul's share rounded to nearest."""
   import tensorflow as tf
-  gen = tf.random.Generator.from_seed(0)
-  x, w = (tf.cast(gen.normal(s), tf.bfloat16) for s in ([2048, 256], [256, 256]))
-  exact = tf.matmul(tf.cast(x, tf.float32), tf.cast(w, tf.float32))
-  kernel = tf.cast(tf.matmul(x, w), tf.float32)
-  nearest = tf.cast(tf.cast(exact, tf.bfloat16), tf.float32)
+
+  def product(dtype):
+    gen = tf.random.Generator.from_seed(0)
+    x, w = (tf.cast(gen.normal(s), dtype) for s in ([2048, 256], [256, 256]))
+    exact = tf.matmul(tf.cast(x, tf.float32), tf.cast(w, tf.float32))
+    return tf.cast(tf.matmul(x, w), tf.float32), exact
+
+  def share(kernel, a):
+    return round(float(tf.reduce_mean(tf.cast(tf.equal(kernel, a), tf.float32))), 4)
+
+  kernel, exact = product(tf.bfloat16)
   truncated = tf.bitcast(tf.bitwise.bitwise_and(tf.bitcast(exact, tf.int32), -65536),
                          tf.float32)
-  share = lambda a: round(float(tf.reduce_mean(tf.cast(tf.equal(kernel, a), tf.float32))), 4)
-  return {'matches_nearest_even': share(nearest), 'matches_truncation': share(truncated)}
+  half, half_exact = product(tf.float16)
+  return {'matches_nearest_even': share(kernel, tf.cast(tf.cast(exact, tf.bfloat16),
+                                                        tf.float32)),
+          'matches_truncation': share(kernel, truncated),
+          'float16_matches_nearest_even': share(half, tf.cast(tf.cast(half_exact, tf.float16),
+                                                              tf.float32))}
 
 
 def main(argv):

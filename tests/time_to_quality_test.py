@@ -100,6 +100,9 @@ def test_bf16_rounding_measures_each_rounding_against_float32(measured):
   else:                                         # Truncation's bias adds up.
     assert kernel['matches_truncation'] > 0.99
     assert real['grad_rel_error'] > 2 * emulated['grad_rel_error']
+  # TensorFlow's float16 matmul sums in float32 and rounds to nearest, on any CPU (as a
+  # GPU's float16 tensor cores do).
+  assert kernel['float16_matches_nearest_even'] > 0.99
   # float16 keeps 3 more bits of mantissa than bfloat16: its gradients, scaled as
   # training scales them, are closer to float32's than bfloat16's are.
   assert 0 < lines['float16']['grad_rel_error'] < emulated['grad_rel_error'] / 2
