@@ -52,9 +52,11 @@ def _tiny_config(tfds_dir, **train):
                      'summary_videos': 0, **train})
 
 
-def test_mirrored_step_equals_default_step(tfds_dir):
+@pytest.mark.parametrize('precision', ['float32', 'float16'])
+def test_mirrored_step_equals_default_step(tfds_dir, precision):
+  """float16 too: each video's gradient scale is its own, wherever the video runs."""
   out = _python(PRELUDE + textwrap.dedent(f'''
-      cfg = config_lib.small().replace(**{_tiny_config(tfds_dir)!r})
+      cfg = config_lib.small().replace(**{_tiny_config(tfds_dir, precision=precision)!r})
       cfg = cfg.replace(model={{'num_videos': 4}}, train={{'batch_size': 4}})
       rng = np.random.default_rng(0)
       batch = {{'video': tf.constant(rng.uniform(-1, 1, (4, 4, 16, 16, 3)), tf.float32),
