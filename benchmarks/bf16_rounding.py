@@ -120,7 +120,7 @@ def main(argv):
 
     @tf.function
     def render(params):
-      return inr.apply_inr(params, features, dtype)
+      return inr.apply_inr_chunked(params, features, chunk, dtype)
 
     with mock.patch.object(inr, '_dense', dense), \
         mock.patch.object(inr, 'float16_grad_scale', grad_scale):   # Traced under both.
