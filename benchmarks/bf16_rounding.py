@@ -129,12 +129,12 @@ def main(argv):
   params = [model.inr_params(model.latent(tf.constant([v]))) for v in range(count)]
   targets = [tf.reshape(pipeline.to_float(videos[v:v + 1]), [1, -1, 3]) for v in range(count)]
   reference = measure(inr._dense, tf.float32)
-  flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)
-  rel = lambda a, b: float(tf.norm(a - b) / tf.norm(b))
+
   def errors(measured):
     return [{
-        'grad_rel_error': rel(flat(got), flat(want)),
-        **{f'w{i}_rel_error': rel(got[2 * i], want[2 * i]) for i in range(1, num_layers - 1)},
+        'grad_rel_error': common.relative_error(got, want),
+        **{f'w{i}_rel_error': common.relative_error(got[2 * i], want[2 * i])
+           for i in range(1, num_layers - 1)},
         'render_rms_255': float(tf.sqrt(tf.reduce_mean(tf.square(render - render32))) * 127.5)}
         for (got, render), (want, render32) in zip(measured, reference)]
 

@@ -21,6 +21,14 @@ def median_seconds(run, steps: int, warmup: int = 0) -> float:
   return statistics.median(times)
 
 
+def relative_error(got, want) -> float:
+  """||got - want|| / ||want|| over a tensor or a list of tensors taken as one vector."""
+  import tensorflow as tf
+  flat = lambda ts: tf.concat([tf.reshape(t, [-1]) for t in tf.nest.flatten(ts)], 0)
+  got, want = flat(got), flat(want)
+  return float(tf.norm(got - want) / tf.norm(want))
+
+
 def matmul_ceiling(precision: str, n: int = 2048, reps: int = 10) -> dict:
   """The machine's matmul rate now: a 2048 x 2048 tf.matmul at `precision`.
 

@@ -100,15 +100,14 @@ def main(argv):
                                  FLAGS.chunk_pixels, compute_dtype)[2]
 
   reference = tf.function(grads)(tf.float32)
-  flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)
   gflop = 6 * pixels * spec.macs_per_pixel / 1e9
   for variant, apply in (('today', inr.apply_inr),
                          ('lowp_activations', apply_lowp_activations)):
     with mock.patch.object(inr, 'apply_inr', apply):   # Traced on its first call, here.
       step = tf.function(lambda: grads(dtype))
       got = step()
-      seconds = common.median_seconds(lambda: flat(step()).numpy(), FLAGS.steps, warmup=0)
-    error = float(tf.norm(flat(got) - flat(reference)) / tf.norm(flat(reference)))
+      seconds = common.median_seconds(lambda: [g.numpy() for g in step()], FLAGS.steps, warmup=0)
+    error = common.relative_error(got, reference)
     print(json.dumps({'benchmark': 'lowp_activations', 'variant': variant,
                       'precision': FLAGS.precision, 'pixels': pixels,
                       'chunk_pixels': FLAGS.chunk_pixels, 'median_s': round(seconds, 4),
