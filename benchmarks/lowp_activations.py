@@ -2,6 +2,7 @@
 
     python benchmarks/lowp_activations.py                       # paper INR, 25 x 100 x 100
     python benchmarks/lowp_activations.py --precision=float16
+    python benchmarks/lowp_activations.py --precision=float16 --precision=bfloat16  # both
 
 In a bfloat16 (or float16) step today (`inr._dense`), every hidden layer casts its
 float32 input down, multiplies, casts the product up, adds the bias and applies
@@ -21,7 +22,7 @@ sum with the bias, where today rounds the product and the next layer's input),
 and rounds the biases too. Both are timed, forward and backward over pixel
 chunks with the L1 loss as `inr.chunked_inr_grads` runs them (float16 with its
 gradient scaling), and both gradients are compared with float32's: one JSON line
-per variant, then the matmul ceiling at the precision. The speed is what a CPU
+per variant, then the matmul ceiling at the precision (each precision in turn). The speed is what a CPU
 with AMX or a GPU would show; on a CPU without them TensorFlow's fallback kernels
 run both, and only the gradient errors mean anything (and for bfloat16 those come
 from a kernel that truncates: use --precision=float16 there).
@@ -47,7 +48,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer('frames', 25, 'Frames of the grid.')
 flags.DEFINE_integer('size', 100, 'Square frame size.')
 flags.DEFINE_integer('chunk_pixels', 32768, 'Pixels per chunk (the paper preset\'s).')
-flags.DEFINE_enum('precision', 'bfloat16', ['bfloat16', 'float16'], 'Low precision.')
+flags.DEFINE_multi_enum('precision', ['bfloat16'], ['bfloat16', 'float16'],
+                        'Low precision; repeat the flag for several, in one process.')
 flags.DEFINE_integer('width', 256, 'Width of the INR\'s hidden layers (paper: 256).')
 flags.DEFINE_integer('steps', 3, 'Timed calls (median reported).')
 
@@ -93,27 +95,28 @@ def main(argv):
   features = tf.constant(encoding.encoded_grid(FLAGS.frames, FLAGS.size, FLAGS.size, 10))
   pixels = int(features.shape[0])
   target = gen.uniform([1, pixels, 3], -1, 1)
-  dtype = tf.as_dtype(FLAGS.precision)
-
   def grads(compute_dtype):
     return inr.chunked_inr_grads(params, features, target, losses.get('l1'),
                                  FLAGS.chunk_pixels, compute_dtype)[2]
 
   reference = tf.function(grads)(tf.float32)
   gflop = 6 * pixels * spec.macs_per_pixel / 1e9
-  for variant, apply in (('today', inr.apply_inr),
-                         ('lowp_activations', apply_lowp_activations)):
-    with mock.patch.object(inr, 'apply_inr', apply):   # Traced on its first call, here.
-      step = tf.function(lambda: grads(dtype))
-      got = step()
-      seconds = common.median_seconds(lambda: [g.numpy() for g in step()], FLAGS.steps, warmup=0)
-    error = common.relative_error(got, reference)
-    print(json.dumps({'benchmark': 'lowp_activations', 'variant': variant,
-                      'precision': FLAGS.precision, 'pixels': pixels,
-                      'chunk_pixels': FLAGS.chunk_pixels, 'median_s': round(seconds, 4),
-                      'gflops_per_s': round(gflop / seconds, 1),
-                      'grad_rel_error': round(error, 6), **common.cpu()}), flush=True)
-  print(json.dumps(common.matmul_ceiling(FLAGS.precision)), flush=True)
+  for precision in FLAGS.precision:
+    dtype = tf.as_dtype(precision)
+    for variant, apply in (('today', inr.apply_inr),
+                           ('lowp_activations', apply_lowp_activations)):
+      with mock.patch.object(inr, 'apply_inr', apply):   # Traced on its first call, here.
+        step = tf.function(lambda: grads(dtype))
+        got = step()
+        seconds = common.median_seconds(lambda: [g.numpy() for g in step()], FLAGS.steps,
+                                        warmup=0)
+      error = common.relative_error(got, reference)
+      print(json.dumps({'benchmark': 'lowp_activations', 'variant': variant,
+                        'precision': precision, 'pixels': pixels,
+                        'chunk_pixels': FLAGS.chunk_pixels, 'median_s': round(seconds, 4),
+                        'gflops_per_s': round(gflop / seconds, 1),
+                        'grad_rel_error': round(error, 6), **common.cpu()}), flush=True)
+    print(json.dumps(common.matmul_ceiling(precision)), flush=True)
 
 
 if __name__ == '__main__':
