@@ -52,31 +52,46 @@ def _tiny_config(tfds_dir, **train):
                      'summary_videos': 0, **train})
 
 
-@pytest.mark.parametrize('precision', ['float32', 'float16'])
-def test_mirrored_step_equals_default_step(tfds_dir, precision):
-  """float16 too: each video's gradient scale is its own, wherever the video runs."""
+PRECISIONS = ('float32', 'float16')
+
+
+@pytest.fixture(scope='module')
+def step_results(tfds_dir):
+  """One step of 4 videos per precision, under the default and a mirrored strategy,
+  all in one process (one TensorFlow start-up): {precision: {strategy: results}}."""
   out = _python(PRELUDE + textwrap.dedent(f'''
-      cfg = config_lib.small().replace(**{_tiny_config(tfds_dir, precision=precision)!r})
-      cfg = cfg.replace(model={{'num_videos': 4}}, train={{'batch_size': 4}})
       rng = np.random.default_rng(0)
       batch = {{'video': tf.constant(rng.uniform(-1, 1, (4, 4, 16, 16, 3)), tf.float32),
                'video_id': tf.constant([3, 0, 2, 1], tf.int32)}}
       results = {{}}
-      for name, strategy in [('default', tf.distribute.get_strategy()),
-                             ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
-        state = step_lib.create_state(cfg, strategy)
-        with strategy.scope():
-          feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
-        step = step_lib.make_train_step(state, cfg, strategy, feats)
-        dist = strategy.experimental_distribute_dataset(
-            tf.data.Dataset.from_tensors(batch))
-        out = step(next(iter(dist)))
-        results[name] = dict(loss=float(out['loss']), replicas=strategy.num_replicas_in_sync,
-            variables=[np.array(v.values[0] if hasattr(v, 'values') else v).tolist()
-                       for v in state.model.trainable_variables])
+      for precision, tiny in {[(p, _tiny_config(tfds_dir, precision=p)) for p in PRECISIONS]!r}:
+        cfg = config_lib.small().replace(**tiny)
+        cfg = cfg.replace(model={{'num_videos': 4}}, train={{'batch_size': 4}})
+        results[precision] = {{}}
+        for name, strategy in [('default', tf.distribute.get_strategy()),
+                               ('mirrored', tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']))]:
+          state = step_lib.create_state(cfg, strategy)
+          with strategy.scope():
+            feats = tf.Variable(state.model.encoded_grid(4, 16, 16), trainable=False)
+          step = step_lib.make_train_step(state, cfg, strategy, feats)
+          dist = strategy.experimental_distribute_dataset(
+              tf.data.Dataset.from_tensors(batch))
+          out = step(next(iter(dist)))
+          results[precision][name] = dict(
+              loss=float(out['loss']), replicas=strategy.num_replicas_in_sync,
+              precision=cfg.train.precision,
+              variables=[np.array(v.values[0] if hasattr(v, 'values') else v).tolist()
+                         for v in state.model.trainable_variables])
       print(json.dumps(results))
   '''))
-  results = json.loads(out.strip().splitlines()[-1])
+  return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize('precision', PRECISIONS)
+def test_mirrored_step_equals_default_step(step_results, precision):
+  """float16 too: each video's gradient scale is its own, wherever the video runs."""
+  results = step_results[precision]
+  assert results['mirrored']['precision'] == results['default']['precision'] == precision
   assert results['mirrored']['replicas'] == 2 and results['default']['replicas'] == 1
   assert results['mirrored']['loss'] == pytest.approx(results['default']['loss'], rel=1e-5)
   moved = 0
