@@ -22,9 +22,9 @@ sum with the bias, where today rounds the product and the next layer's input),
 and rounds the biases too. Both are timed, forward and backward over pixel
 chunks with the L1 loss as `inr.chunked_inr_grads` runs them (float16 with its
 gradient scaling), and both gradients are compared with float32's: one JSON line
-per variant, then the matmul ceiling at the precision (each precision in turn). The speed is what a CPU
-with AMX or a GPU would show; on a CPU without them TensorFlow's fallback kernels
-run both, and only the gradient errors mean anything (and for bfloat16 those come
+per variant, then the matmul ceiling at the precision (each precision in turn). The
+speed is what a CPU with AMX or a GPU would show; on a CPU without them TensorFlow's
+fallback kernels run both, and only the gradient errors mean anything (and for bfloat16 those come
 from a kernel that truncates: use --precision=float16 there).
 """
 
