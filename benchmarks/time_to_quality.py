@@ -99,9 +99,11 @@ def main(argv):
     train['chunk_pixels'] = FLAGS.chunk_pixels or None
   if FLAGS.steps:
     train['steps'] = FLAGS.steps       # The horizon of a cosine schedule.
-  elif train.get('lr_schedule') == 'cosine':
-    sys.exit('error: --lr_schedule=cosine decays to 0 at --steps: give --steps.')
   config = config_lib.preset(FLAGS.preset).replace(data=data, train=train)
+  if config.train.lr_schedule == 'cosine' and not FLAGS.steps:
+    # The preset's own horizon (its `steps`) is not where a --budget_s run stops.
+    sys.exit(f'error: --preset={FLAGS.preset} with a cosine learning rate, which decays to 0 '
+             'at --steps: give --steps.')
   builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
   config = pipeline.resolve_num_videos(config, builder)
   precision, why = distribute.resolve_precision(config.train.precision)

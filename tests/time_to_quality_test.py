@@ -60,8 +60,9 @@ def test_an_existing_workdir_is_refused_before_training(tmp_path):
   assert result.returncode != 0 and 'exists; give a new folder' in result.stderr
 
 
-def test_a_cosine_schedule_needs_its_horizon(tmp_path):
-  result = _run('--lr_schedule=cosine', f'--workdir={tmp_path / "wd"}')
+@pytest.mark.parametrize('schedule', ['--lr_schedule=cosine', '--preset=fast_cosine'])
+def test_a_cosine_schedule_needs_its_horizon(tmp_path, schedule):
+  result = _run(schedule, f'--workdir={tmp_path / "wd"}')
   assert result.returncode != 0 and 'give --steps' in result.stderr
   assert not (tmp_path / 'wd').exists()
 
