@@ -70,17 +70,7 @@ def main(argv):
   del argv
   if FLAGS.workdir and pathlib.Path(FLAGS.workdir).exists():
     sys.exit(f'error: --workdir={FLAGS.workdir} exists; give a new folder.')
-  import numpy as np
-  import tensorflow as tf
-  from absl import logging
-  from inrv_tf import config as config_lib
-  from inrv_tf.data import batches
-  from inrv_tf.data import pipeline
-  from inrv_tf.data import video_store
-  from inrv_tf.evaluate import reconstruction_table
-  from inrv_tf.train import distribute
-  from inrv_tf.train import step as step_lib
-  logging.set_verbosity(logging.WARNING)
+  from inrv_tf import config as config_lib   # No TensorFlow yet: bad flags fail fast.
   data = {'dataset': FLAGS.dataset, 'data_dir': FLAGS.data_dir,
           **config_lib.dataset_defaults(FLAGS.dataset).get('data', {})}
   if FLAGS.frames:
@@ -104,6 +94,16 @@ def main(argv):
     # The preset's own horizon (its `steps`) is not where a --budget_s run stops.
     sys.exit(f'error: --preset={FLAGS.preset} with a cosine learning rate, which decays to 0 '
              'at --steps: give --steps.')
+  import numpy as np
+  import tensorflow as tf
+  from absl import logging
+  from inrv_tf.data import batches
+  from inrv_tf.data import pipeline
+  from inrv_tf.data import video_store
+  from inrv_tf.evaluate import reconstruction_table
+  from inrv_tf.train import distribute
+  from inrv_tf.train import step as step_lib
+  logging.set_verbosity(logging.WARNING)
   builder = pipeline.get_builder(config.data.dataset, config.data.data_dir)
   config = pipeline.resolve_num_videos(config, builder)
   precision, why = distribute.resolve_precision(config.train.precision)
