@@ -28,27 +28,36 @@ def _tiny(tfds_dir, **train):
       train={'steps': 6, **train})
 
 
-@pytest.mark.large
-def test_small_overfits_two_videos(tfds_dir, tmp_path):
-  config = testing.small_config(tfds_dir, data={'num_videos': 2}, train={'steps': 400})
+@pytest.fixture(scope='module')
+def two_videos_float32(tfds_dir, tmp_path_factory):
+  """The small preset on two videos, 300 steps in float32: (workdir, summary, log)."""
+  workdir = tmp_path_factory.mktemp('two_videos_float32')
+  config = testing.small_config(tfds_dir, data={'num_videos': 2},
+                                train={'steps': 300, 'precision': 'float32'})
   logs = []
-  summary = loop.run(config, tmp_path, log=logs.append)
-  assert summary['psnr'] >= 30.0, summary
-  # SSIM >= 0.9 on an AMD Zen 3; 0.871 (PSNR >= 30) on an Intel Xeon with AVX-512 and
-  # AMX, where oneDNN sums in another order and 400 steps end elsewhere.
-  assert summary['ssim'] >= 0.85, summary
-  assert summary['num_videos'] == 2 and summary['step'] == 400
-  assert any('input wait' in line for line in logs if line.startswith('step '))
-  assert json.loads((tmp_path / 'metrics.json').read_text())['psnr'] == summary['psnr']
-  for name in ('video_00000.mp4', 'video_00000.gif', 'video_00000_vs_truth.gif'):
-    assert (tmp_path / 'reconstructions' / name).stat().st_size > 0
-  assert any(f.startswith('events') for f in os.listdir(tmp_path / 'summaries'))
+  summary = loop.run(config, workdir, log=logs.append)
+  return workdir, summary, logs
 
 
 @pytest.mark.large
-def test_bfloat16_and_float16_runs_train_to_high_psnr(tfds_dir, tmp_path):
+def test_small_overfits_two_videos(two_videos_float32):
+  workdir, summary, logs = two_videos_float32
+  # 40.14 dB, SSIM 0.893 on an AMD Zen 3 in a process of its own (43 to 44 dB in others);
+  # 39.65 dB on an Intel Xeon with AMX, where oneDNN sums in another order.
+  assert summary['psnr'] >= 37.0, summary
+  assert summary['ssim'] >= 0.8, summary
+  assert summary['num_videos'] == 2 and summary['step'] == 300
+  assert any('input wait' in line for line in logs if line.startswith('step '))
+  assert json.loads((workdir / 'metrics.json').read_text())['psnr'] == summary['psnr']
+  for name in ('video_00000.mp4', 'video_00000.gif', 'video_00000_vs_truth.gif'):
+    assert (workdir / 'reconstructions' / name).stat().st_size > 0
+  assert any(f.startswith('events') for f in os.listdir(workdir / 'summaries'))
+
+
+@pytest.mark.large
+def test_bfloat16_and_float16_runs_train_to_high_psnr(tfds_dir, tmp_path, two_videos_float32):
   """bfloat16 or float16 hidden layers (float32 first and last) train nearly as far
-  as float32.
+  as float32 (the same run as test_small_overfits_two_videos).
 
   Two videos, 300 steps. Measured on an AMD Zen 3: float32 43.4-44.3 dB; bfloat16
   42.86 dB in a process of its own and 39.64 dB inside the whole suite (the same
@@ -59,8 +68,8 @@ def test_bfloat16_and_float16_runs_train_to_high_psnr(tfds_dir, tmp_path):
   gradients scaled chunk by chunk, inr_test) on the Zen 3, in a process of
   its own: 40.62 dB where float32 gave 40.14 dB and bfloat16 40.84 dB.
   """
-  psnr = {}
-  for precision in ('float32', 'bfloat16', 'float16'):
+  psnr = {'float32': two_videos_float32[1]['psnr']}
+  for precision in ('bfloat16', 'float16'):
     config = testing.small_config(tfds_dir, data={'num_videos': 2},
                                   train={'steps': 300, 'precision': precision})
     psnr[precision] = loop.run(config, tmp_path / precision, log=lambda _: None)['psnr']
