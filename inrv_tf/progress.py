@@ -40,6 +40,11 @@ def _plural(unit: str) -> str:
   return unit if unit.endswith('s') else unit + 's'
 
 
+def counted(n: int, unit: str) -> str:
+  """'1 step', '300 steps'."""
+  return f'{n} {unit if n == 1 else _plural(unit)}'
+
+
 class Progress:
   """Counts `total` units of work; logs or draws elapsed time, rate and ETA.
 

@@ -23,6 +23,11 @@ def test_format_duration(seconds, text):
   assert progress.format_duration(seconds) == text
 
 
+def test_counted_says_one_unit_or_many():
+  assert [progress.counted(n, 'step') for n in (0, 1, 300)] == ['0 steps', '1 step', '300 steps']
+  assert progress.counted(2, 'pixels') == '2 pixels'
+
+
 def test_rate_and_eta_count_only_this_runs_units():
   clock, lines = FakeClock(), []
   p = progress.Progress(1000, unit='step', initial=200, log=lines.append, clock=clock)

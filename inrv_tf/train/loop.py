@@ -328,8 +328,7 @@ def _train(config: config_lib.Config, workdir: workdir_lib.Workdir, builder, enc
       f'to {workdir.curves_plot}, the metrics over {summary["num_videos"]} training videos '
       f'to {workdir.metrics_file}.')
   resumed = f' (resumed at step {first_step})' if first_step else ''
-  trained = step - first_step
-  log(f'Trained {trained} step{"" if trained == 1 else "s"}{resumed} in '
+  log(f'Trained {progress_lib.counted(step - first_step, "step")}{resumed} in '
       f'{progress_lib.format_duration(time.monotonic() - started)}; reconstruction PSNR '
       f'{summary["psnr"]:.2f} dB, SSIM {summary["ssim"]:.4f}')
   return summary
